@@ -1,0 +1,167 @@
+/**
+ * Per-container reducer: folds the samples of one interval into one row.
+ *
+ * Rules (issue "The daemon end to end"; the Rust original's avg/max modes):
+ * - `avg`: mean of the interval's samples; `pids` rounded to a whole number.
+ * - `max`: maximum of each column independently.
+ * - `total_memory` (the limit) is the interval's last value in both modes.
+ * - Cumulative I/O counters keep the mode's rule, and `*_delta` columns add the bytes moved
+ *   during the interval: the sum of increases between consecutive samples, starting from the
+ *   container's last sample of the previous interval (or its first sample ever), so deltas of
+ *   consecutive intervals add up to the counter's growth. A counter that falls (the container
+ *   restarted) counts from zero.
+ */
+import type { Sample } from "../sample.ts";
+
+/** How samples are reduced. */
+export type Mode = "avg" | "max";
+
+/** One reduced row: the values of one container over one interval. Units as in {@link Sample}. */
+export interface ContainerRow {
+  id: string;
+  container: string;
+  name: string;
+  /** percent */
+  cpu: number;
+  /** percent */
+  memoryPercentage: number;
+  /** bytes */
+  memoryUse: number;
+  /** bytes, the interval's last value */
+  totalMemory: number;
+  /** bytes, cumulative (mode's rule) */
+  blockIn: number;
+  blockOut: number;
+  netIn: number;
+  netOut: number;
+  /** bytes moved during the interval */
+  blockInDelta: number;
+  blockOutDelta: number;
+  netInDelta: number;
+  netOutDelta: number;
+  /** count (rounded in avg mode) */
+  pids: number;
+  /** samples behind the row */
+  samples: number;
+}
+
+/** Increase of a cumulative counter from `prev` to `cur`; a fall means a restart from zero. */
+function increase(prev: number, cur: number): number {
+  return cur >= prev ? cur - prev : cur;
+}
+
+/**
+ * Accumulates one container's samples. Create one per container ID; call {@link take} at each
+ * interval boundary. O(1) memory per container whatever the number of samples.
+ */
+export class ContainerReducer {
+  readonly id: string;
+  #container = "";
+  #name = "";
+  #n = 0;
+  #cpu = 0;
+  #memPct = 0;
+  #memUse = 0;
+  #totalMemory = 0;
+  #blockIn = 0;
+  #blockOut = 0;
+  #netIn = 0;
+  #netOut = 0;
+  #pids = 0;
+  #dBlockIn = 0;
+  #dBlockOut = 0;
+  #dNetIn = 0;
+  #dNetOut = 0;
+  /** Last sample's counters, carried across intervals; null before the first sample. */
+  #last: Sample | null = null;
+  readonly #max: boolean;
+
+  constructor(id: string, mode: Mode) {
+    this.id = id;
+    this.#max = mode === "max";
+  }
+
+  /** Number of samples in the current interval. */
+  get samples(): number {
+    return this.#n;
+  }
+
+  /** Adds one sample (its `id` must be this reducer's). */
+  add(s: Sample): void {
+    const last = this.#last;
+    if (last !== null) {
+      this.#dBlockIn += increase(last.blockIn, s.blockIn);
+      this.#dBlockOut += increase(last.blockOut, s.blockOut);
+      this.#dNetIn += increase(last.netIn, s.netIn);
+      this.#dNetOut += increase(last.netOut, s.netOut);
+    }
+    this.#last = s;
+    this.#container = s.container;
+    this.#name = s.name;
+    this.#totalMemory = s.totalMemory;
+    if (this.#max && this.#n > 0) {
+      if (s.cpu > this.#cpu) this.#cpu = s.cpu;
+      if (s.memoryPercentage > this.#memPct) this.#memPct = s.memoryPercentage;
+      if (s.memoryUse > this.#memUse) this.#memUse = s.memoryUse;
+      if (s.blockIn > this.#blockIn) this.#blockIn = s.blockIn;
+      if (s.blockOut > this.#blockOut) this.#blockOut = s.blockOut;
+      if (s.netIn > this.#netIn) this.#netIn = s.netIn;
+      if (s.netOut > this.#netOut) this.#netOut = s.netOut;
+      if (s.pids > this.#pids) this.#pids = s.pids;
+    } else if (this.#max) {
+      this.#cpu = s.cpu;
+      this.#memPct = s.memoryPercentage;
+      this.#memUse = s.memoryUse;
+      this.#blockIn = s.blockIn;
+      this.#blockOut = s.blockOut;
+      this.#netIn = s.netIn;
+      this.#netOut = s.netOut;
+      this.#pids = s.pids;
+    } else {
+      this.#cpu += s.cpu;
+      this.#memPct += s.memoryPercentage;
+      this.#memUse += s.memoryUse;
+      this.#blockIn += s.blockIn;
+      this.#blockOut += s.blockOut;
+      this.#netIn += s.netIn;
+      this.#netOut += s.netOut;
+      this.#pids += s.pids;
+    }
+    this.#n++;
+  }
+
+  /**
+   * Returns the interval's row and starts the next interval (the last counters are kept for
+   * the next deltas).
+   * @returns the row, or null when the interval had no samples.
+   */
+  take(): ContainerRow | null {
+    const n = this.#n;
+    if (n === 0) return null;
+    const d = this.#max ? 1 : n;
+    const row: ContainerRow = {
+      id: this.id,
+      container: this.#container,
+      name: this.#name,
+      cpu: this.#cpu / d,
+      memoryPercentage: this.#memPct / d,
+      memoryUse: this.#memUse / d,
+      totalMemory: this.#totalMemory,
+      blockIn: this.#blockIn / d,
+      blockOut: this.#blockOut / d,
+      netIn: this.#netIn / d,
+      netOut: this.#netOut / d,
+      blockInDelta: this.#dBlockIn,
+      blockOutDelta: this.#dBlockOut,
+      netInDelta: this.#dNetIn,
+      netOutDelta: this.#dNetOut,
+      pids: Math.round(this.#pids / d),
+      samples: n,
+    };
+    this.#n = 0;
+    this.#cpu = this.#memPct = this.#memUse = 0;
+    this.#blockIn = this.#blockOut = this.#netIn = this.#netOut = this.#pids = 0;
+    this.#dBlockIn = this.#dBlockOut = this.#dNetIn = this.#dNetOut = 0;
+    return row;
+  }
+}

@@ -1,0 +1,73 @@
+/**
+ * Test harness for the real Docker engine: a busybox image built from Debian's static busybox
+ * (no image registry is reachable), and containers named with a per-run prefix.
+ */
+
+/** Runs a command and returns its trimmed stdout. @throws {Error} with stderr on failure. */
+export async function sh(cmd: string, args: string[], stdin?: Uint8Array): Promise<string> {
+  const child = new Deno.Command(cmd, {
+    args,
+    stdin: stdin ? "piped" : "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  if (stdin) {
+    const w = child.stdin.getWriter();
+    await w.write(stdin);
+    await w.close();
+  }
+  const out = await child.output();
+  const text = new TextDecoder().decode(out.stdout).trim();
+  if (!out.success) {
+    throw new Error(`${cmd} ${args.join(" ")}: ${new TextDecoder().decode(out.stderr).trim()}`);
+  }
+  return text;
+}
+
+/** Whether a Docker engine answers. */
+export async function dockerAvailable(): Promise<boolean> {
+  try {
+    await sh("docker", ["version", "--format", "{{.Server.Version}}"]);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export const BUSYBOX_IMAGE = "busybox:local";
+
+/**
+ * Makes `busybox:local` from /bin/busybox (Debian busybox-static) with `docker import`, unless
+ * it exists.
+ */
+export async function ensureBusyboxImage(): Promise<void> {
+  try {
+    await sh("docker", ["image", "inspect", BUSYBOX_IMAGE]);
+    return;
+  } catch { /* build it */ }
+  const dir = await Deno.makeTempDir({ prefix: "statsd-bb-" });
+  try {
+    await Deno.mkdir(`${dir}/bin`);
+    await Deno.copyFile("/bin/busybox", `${dir}/bin/busybox`);
+    await Deno.chmod(`${dir}/bin/busybox`, 0o755);
+    for (const a of ["sh", "sleep", "yes", "dd", "head", "timeout", "cat"]) {
+      await Deno.symlink("busybox", `${dir}/bin/${a}`);
+    }
+    const tar = await new Deno.Command("tar", { args: ["-C", dir, "-c", "."], stdout: "piped" })
+      .output();
+    await sh("docker", ["import", "-", BUSYBOX_IMAGE], tar.stdout);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+/** Starts a detached busybox container; returns its full ID. */
+export function runContainer(name: string, extra: string[], command: string): Promise<string> {
+  return sh("docker", ["run", "-d", "--name", name, ...extra, BUSYBOX_IMAGE, "sh", "-c", command]);
+}
+
+/** Force-removes every container whose name starts with `prefix`. */
+export async function removeContainers(prefix: string): Promise<void> {
+  const ids = await sh("docker", ["ps", "-aq", "--filter", `name=^${prefix}`]).catch(() => "");
+  if (ids) await sh("docker", ["rm", "-f", ...ids.split("\n")]).catch(() => "");
+}
