@@ -20,8 +20,12 @@ import { createTransport } from "./src/ilp/transport.ts";
 import { HttpTransport } from "./src/ilp/http.ts";
 import { Pipeline } from "./src/pipeline.ts";
 import type { ClosedInterval } from "./src/reducer/interval.ts";
-import { CONTAINER_COLUMNS, CONTAINER_UPSERT_KEYS, encodeContainerRows, msToNs } from
-  "./src/schema/container_table.ts";
+import {
+  CONTAINER_COLUMNS,
+  CONTAINER_UPSERT_KEYS,
+  encodeContainerRows,
+  msToNs,
+} from "./src/schema/container_table.ts";
 import { DISK_COLUMNS, DISK_UPSERT_KEYS } from "./src/schema/disk_table.ts";
 import { ensureTables, type TableSpec } from "./src/schema/ddl.ts";
 import { parseLogLevel, setupLogging, underJournald } from "./src/service/logging.ts";

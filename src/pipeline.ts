@@ -57,10 +57,11 @@ export class Pipeline {
       const closed = this.#agg.add(sample, now);
       if (closed) this.#emit(closed);
     }, {
-      onSkip: (reason, message) => log.debug("Skipped line ({reason}): {message}", {
-        reason,
-        message,
-      }),
+      onSkip: (reason, message) =>
+        log.debug("Skipped line ({reason}): {message}", {
+          reason,
+          message,
+        }),
     });
   }
 

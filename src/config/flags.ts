@@ -126,10 +126,14 @@ export function parseFlags(
     .configureOutput({ writeOut: output.out, writeErr: output.err })
     .showSuggestionAfterError(true)
     .allowExcessArguments(false)
-    .requiredOption("-n, --node <name>", "value of the `host` symbol on every row", wrap((v) => {
-      if (v.trim() === "") throw new InvalidArgumentError("Allowed: a non-empty name.");
-      return v;
-    }))
+    .requiredOption(
+      "-n, --node <name>",
+      "value of the `host` symbol on every row",
+      wrap((v) => {
+        if (v.trim() === "") throw new InvalidArgumentError("Allowed: a non-empty name.");
+        return v;
+      }),
+    )
     .addOption(
       new Option("-m, --mode <mode>", "how samples are reduced per interval")
         .choices(["avg", "max"]).default("avg"),

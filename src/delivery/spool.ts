@@ -27,7 +27,9 @@ export function parseSpool(text: string): Batch[] {
 /** Serialises batches to spool text. */
 export function formatSpool(batches: readonly Batch[]): string {
   let out = HEADER + "\n";
-  for (const b of batches) out += JSON.stringify({ endMs: b.endMs, rows: b.rows, ilp: b.ilp }) + "\n";
+  for (const b of batches) {
+    out += JSON.stringify({ endMs: b.endMs, rows: b.rows, ilp: b.ilp }) + "\n";
+  }
   return out;
 }
 

@@ -4,7 +4,7 @@
  * carry its end as the designated timestamp, as the Rust original did.
  */
 import type { Sample } from "../sample.ts";
-import { type ContainerRow, ContainerReducer, type Mode } from "./reducer.ts";
+import { ContainerReducer, type ContainerRow, type Mode } from "./reducer.ts";
 
 /** The rows of one closed interval. */
 export interface ClosedInterval {

@@ -160,8 +160,17 @@ export class ContainerReducer {
     };
     this.#n = 0;
     this.#cpu = this.#memPct = this.#memUse = 0;
-    this.#blockIn = this.#blockOut = this.#netIn = this.#netOut = this.#pids = 0;
-    this.#dBlockIn = this.#dBlockOut = this.#dNetIn = this.#dNetOut = 0;
+    this.#blockIn =
+      this.#blockOut =
+      this.#netIn =
+      this.#netOut =
+      this.#pids =
+        0;
+    this.#dBlockIn =
+      this.#dBlockOut =
+      this.#dNetIn =
+      this.#dNetOut =
+        0;
     return row;
   }
 }

@@ -64,7 +64,9 @@ export function startDaemon(
       return new Promise((resolve, reject) => {
         const t = setTimeout(() => {
           waiters.splice(waiters.findIndex((w) => w.re === re), 1);
-          reject(new Error(`no log line matching ${re} within ${timeoutMs} ms:\n${lines.join("\n")}`));
+          reject(
+            new Error(`no log line matching ${re} within ${timeoutMs} ms:\n${lines.join("\n")}`),
+          );
         }, timeoutMs);
         waiters.push({ re, resolve: (l) => (clearTimeout(t), resolve(l)) });
       });

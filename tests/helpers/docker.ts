@@ -71,3 +71,23 @@ export async function removeContainers(prefix: string): Promise<void> {
   const ids = await sh("docker", ["ps", "-aq", "--filter", `name=^${prefix}`]).catch(() => "");
   if (ids) await sh("docker", ["rm", "-f", ...ids.split("\n")]).catch(() => "");
 }
+
+/**
+ * Makes a read-only recursive bind of `/` in a temporary directory (root only), the way the
+ * systemd unit (BindReadOnlyPaths) and the Docker image (-v /:/host:ro) give the daemon the
+ * host's /proc and /sys under --host-root.
+ * @returns the directory.
+ */
+export async function mountHostRoot(): Promise<string> {
+  const dir = await Deno.makeTempDir({ prefix: "statsd-hostroot-" });
+  await sh("mount", ["--rbind", "/", dir]);
+  await sh("mount", ["--make-rslave", dir]);
+  await sh("mount", ["-o", "remount,bind,ro", dir]);
+  return dir;
+}
+
+/** Undoes {@link mountHostRoot}. */
+export async function unmountHostRoot(dir: string): Promise<void> {
+  await sh("umount", ["-R", dir]).catch(() => sh("umount", ["-R", "-l", dir]));
+  await Deno.remove(dir).catch(() => {});
+}

@@ -6,7 +6,13 @@
 import assert from "node:assert/strict";
 import { CONTAINER_COLUMNS } from "../../src/schema/container_table.ts";
 import { DISK_COLUMNS } from "../../src/schema/disk_table.ts";
-import { ensureBusyboxImage, removeContainers, runContainer } from "../helpers/docker.ts";
+import {
+  ensureBusyboxImage,
+  mountHostRoot,
+  removeContainers,
+  runContainer,
+  unmountHostRoot,
+} from "../helpers/docker.ts";
 import { startDaemon } from "../helpers/daemon.ts";
 import { integrationReady } from "../helpers/engines.ts";
 import { startQuestDB } from "../helpers/questdb.ts";
@@ -24,6 +30,9 @@ Deno.test({
     await ensureBusyboxImage();
     const qdb = await startQuestDB();
     const spoolDir = await Deno.makeTempDir({ prefix: "statsd-spool-" });
+    // Deno needs --allow-all to read /proc and /sys directly; the daemon reads them through
+    // --host-root, a read-only recursive bind of / (as the systemd unit and Dockerfile do).
+    const hostRoot = await mountHostRoot();
     try {
       await runContainer(`${prefix}burner`, [], "yes > /dev/null");
       await runContainer(
@@ -46,6 +55,8 @@ Deno.test({
         spoolDir,
         "--disks",
         "/",
+        "--host-root",
+        hostRoot,
       ]);
       await daemon.waitForLog(/First stats sample parsed/, 30_000);
       await runContainer(`${prefix}short`, [], "sleep 3");
@@ -150,6 +161,7 @@ Deno.test({
       });
     } finally {
       await removeContainers(prefix);
+      await unmountHostRoot(hostRoot);
       await qdb.dispose();
       await Deno.remove(spoolDir, { recursive: true }).catch(() => {});
     }

@@ -24,8 +24,10 @@ function run(chunks: readonly Uint8Array[], maxLineLength?: number) {
 function oracle(bytes: Uint8Array): { id: string; cpu: string; mem: string }[] {
   const text = new TextDecoder().decode(bytes);
   const out: { id: string; cpu: string; mem: string }[] = [];
+  // deno-lint-ignore no-control-regex -- ESC is what the CLI prints
   for (const frame of text.split(/\x1b\[2?J/)) {
     const seen = new Set<string>();
+    // deno-lint-ignore no-control-regex -- ESC ends a row in CLI 28+ output
     for (const m of frame.matchAll(/\{[^\n\x1b]*?"PIDs":"[^"]*"\}/g)) {
       const row = JSON.parse(m[0]) as Record<string, string>;
       if (row.ID === "" || row.Name === "--" || seen.has(row.ID!)) continue;

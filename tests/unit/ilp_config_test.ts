@@ -1,0 +1,269 @@
+/**
+ * QuestDB client configuration strings: grammar, defaults, validation, targets, redaction.
+ * Where the official Node.js client (SenderOptions) is comparable, the same strings are run
+ * through it too.
+ */
+import assert from "node:assert/strict";
+import { SenderOptions } from "@questdb/nodejs-client";
+import {
+  type ClientConfig,
+  describeConfig,
+  parseConfigString,
+  parseQuestdbTarget,
+} from "../../src/ilp/config.ts";
+
+function throwsWith(fn: () => unknown, type: ErrorConstructor, pattern: RegExp): void {
+  assert.throws(fn, (e: unknown) => {
+    assert.ok(e instanceof type, `expected ${type.name}, got ${e}`);
+    assert.match((e as Error).message, pattern);
+    return true;
+  });
+}
+
+Deno.test("config: defaults for http and tcp", () => {
+  const h = parseConfigString("http::addr=db1;");
+  assert.equal(h.protocol, "http");
+  assert.equal(h.host, "db1");
+  assert.equal(h.port, 9000);
+  assert.equal(h.requestTimeoutMs, 10_000);
+  assert.equal(h.retryTimeoutMs, 10_000);
+  assert.equal(h.requestMinThroughput, 102_400);
+  assert.equal(h.tlsVerify, true);
+  assert.equal(h.protocolVersion, "auto");
+  assert.equal(h.autoFlush, true);
+  assert.equal(h.autoFlushRows, 75_000);
+  assert.equal(h.autoFlushIntervalMs, 1_000);
+  assert.equal(h.autoFlushBytes, 0);
+  assert.equal(h.initBufSize, 65_536);
+  assert.equal(h.maxBufSize, 104_857_600);
+  assert.equal(h.maxNameLen, 127);
+  assert.equal(h.username, undefined);
+  assert.ok(!("password" in h) && !("token" in h));
+
+  const t = parseConfigString("tcp::addr=db1");
+  assert.equal(t.port, 9009);
+  assert.equal(t.autoFlushRows, 600);
+  assert.equal(parseConfigString("https::addr=db1;").port, 9000);
+  assert.equal(parseConfigString("tcps::addr=db1;").port, 9009);
+  assert.ok(Object.isFrozen(h));
+});
+
+Deno.test("config: every key is read", () => {
+  const c = parseConfigString(
+    "https::addr=db.example.com:9443;username=admin;password=quest;tls_verify=unsafe_off;" +
+      "tls_roots=/etc/ca.pem;tls_ca=pem_file;protocol_version=2;request_timeout=2500;" +
+      "request_min_throughput=0;retry_timeout=0;retry_max_backoff_millis=250;auto_flush=off;" +
+      "auto_flush_rows=off;auto_flush_interval=50;auto_flush_bytes=1024;init_buf_size=1024;" +
+      "max_buf_size=2048;max_name_len=64;bind_interface=10.0.0.1;stdlib_http=on;",
+  );
+  assert.deepEqual(
+    { ...c },
+    {
+      protocol: "https",
+      host: "db.example.com",
+      port: 9443,
+      username: "admin",
+      password: "quest",
+      authTimeoutMs: 15_000,
+      tlsVerify: false,
+      tlsRoots: "/etc/ca.pem",
+      tlsCa: "pem_file",
+      protocolVersion: "2",
+      requestTimeoutMs: 2500,
+      requestMinThroughput: 0,
+      retryTimeoutMs: 0,
+      retryMaxBackoffMs: 250,
+      autoFlush: false,
+      autoFlushRows: 0,
+      autoFlushIntervalMs: 50,
+      autoFlushBytes: 1024,
+      initBufSize: 1024,
+      maxBufSize: 2048,
+      maxNameLen: 64,
+      bindInterface: "10.0.0.1",
+      stdlibHttp: true,
+    } satisfies ClientConfig,
+  );
+  const tcp = parseConfigString(
+    "tcps::addr=h;username=kid;token=d-part;token_x=x-part;token_y=y-part;auth_timeout=500;",
+  );
+  assert.equal(tcp.username, "kid");
+  assert.equal(tcp.token, "d-part");
+  assert.equal(tcp.tokenX, "x-part");
+  assert.equal(tcp.tokenY, "y-part");
+  assert.equal(tcp.authTimeoutMs, 500);
+  assert.equal(parseConfigString("http::addr=h;token=abc;").token, "abc");
+});
+
+Deno.test("config: ';;' is a literal ';' and the trailing ';' is optional", () => {
+  const c = parseConfigString("http::addr=h:1234;username=u;;x;password=p;;;;q;;");
+  assert.equal(c.username, "u;x");
+  assert.equal(c.password, "p;;q;");
+  assert.equal(c.port, 1234);
+  // A value may hold '=' and '::'.
+  assert.equal(parseConfigString("http::addr=h;token=a=b::c==").token, "a=b::c==");
+  // Same reading as the official Node.js client.
+  const official = new SenderOptions("http::addr=h:1234;username=u;;x;password=p;;;;q;;");
+  assert.equal(official.username, "u;x");
+  assert.equal(official.password, "p;;q;");
+});
+
+Deno.test("config: unknown, repeated and empty keys are rejected, naming the key", () => {
+  throwsWith(() => parseConfigString("http::addr=h;colour=blue;"), RangeError, /'colour'/);
+  throwsWith(() => parseConfigString("http::addr=h;Addr=x;"), RangeError, /'Addr'/);
+  throwsWith(() => parseConfigString("http::addr=h;addr=g;"), RangeError, /'addr'.*more than once/);
+  throwsWith(() => parseConfigString("http::addr=h;username=;"), RangeError, /'username'/);
+  // The official client rejects the unknown key too.
+  assert.throws(() => new SenderOptions("http::addr=h;colour=blue;"), /colour/);
+});
+
+Deno.test("config: grammar errors are SyntaxErrors", () => {
+  throwsWith(() => parseConfigString("addr=h;"), SyntaxError, /'::'/);
+  throwsWith(() => parseConfigString("http:addr=h;"), SyntaxError, /'::'/);
+  throwsWith(() => parseConfigString("http::addr=h;username"), SyntaxError, /no '=value'/);
+  throwsWith(() => parseConfigString("http::addr=h;user name=x;"), SyntaxError, /expected '='/);
+  throwsWith(() => parseConfigString("http::;addr=h;"), SyntaxError, /expected a key/);
+  throwsWith(() => parseConfigString("http::addr=h;password=a\nb;"), SyntaxError, /U\+000A/);
+  throwsWith(() => parseConfigString("http::addr=h;password=a\u0085b;"), SyntaxError, /U\+0085/);
+});
+
+Deno.test("config: bad schema, missing addr, bad ports", () => {
+  throwsWith(() => parseConfigString("ws::addr=h;"), RangeError, /invalid protocol 'ws'/);
+  throwsWith(() => parseConfigString("HTTP::addr=h;"), RangeError, /invalid protocol/);
+  throwsWith(() => parseConfigString("udp::addr=h;"), RangeError, /invalid protocol/);
+  throwsWith(() => parseConfigString("http::"), RangeError, /'addr' is required/);
+  throwsWith(() => parseConfigString("http::username=u;password=p;"), RangeError, /'addr'/);
+  for (const addr of ["h:", "h:0", "h:65536", "h:abc", "h:-1", "h:90.5", "h: 90", ":9000"]) {
+    throwsWith(() => parseConfigString(`http::addr=${addr};`), RangeError, /addr/);
+  }
+  throwsWith(() => parseConfigString("http::addr=a:b:c;"), RangeError, /IPv6/);
+  assert.equal(parseConfigString("http::addr=h:65535;").port, 65535);
+  assert.equal(parseConfigString("http::addr=h:1;").port, 1);
+});
+
+Deno.test("config: IPv6 addresses in brackets", () => {
+  const c = parseConfigString("http::addr=[::1]:9100;");
+  assert.equal(c.host, "::1");
+  assert.equal(c.port, 9100);
+  assert.equal(parseConfigString("tcp::addr=[fe80::1%eth0];").port, 9009);
+  throwsWith(() => parseConfigString("http::addr=[::1;"), RangeError, /'\['/);
+  throwsWith(() => parseConfigString("http::addr=[db1]:9000;"), RangeError, /IPv6/);
+});
+
+Deno.test("config: bad values name the key", () => {
+  const cases: [string, RegExp][] = [
+    ["request_timeout=0", /'request_timeout'/],
+    ["request_timeout=1e3", /'request_timeout'/],
+    ["request_timeout=-5", /'request_timeout'/],
+    ["request_timeout=99999999999", /'request_timeout'/],
+    ["retry_timeout=soon", /'retry_timeout'/],
+    ["auto_flush_rows=many", /'auto_flush_rows'/],
+    ["auto_flush=maybe", /'auto_flush'/],
+    ["protocol_version=4", /'protocol_version'/],
+    ["max_name_len=0", /'max_name_len'/],
+    ["init_buf_size=4096;max_buf_size=1024", /'init_buf_size'/],
+    ["stdlib_http=yes", /'stdlib_http'/],
+  ];
+  for (const [kv, re] of cases) {
+    throwsWith(() => parseConfigString(`http::addr=h;${kv};`), RangeError, re);
+  }
+  throwsWith(() => parseConfigString("https::addr=h;tls_verify=off;"), RangeError, /'tls_verify'/);
+});
+
+Deno.test("config: authentication and TLS combinations", () => {
+  throwsWith(() => parseConfigString("http::addr=h;username=u;"), RangeError, /both/);
+  throwsWith(() => parseConfigString("http::addr=h;password=p;"), RangeError, /both/);
+  throwsWith(
+    () => parseConfigString("http::addr=h;username=u;password=p;token=t;"),
+    RangeError,
+    /not both/,
+  );
+  throwsWith(() => parseConfigString("http::addr=h;token_x=x;"), RangeError, /TCP/);
+  throwsWith(() => parseConfigString("tcp::addr=h;password=p;"), RangeError, /'password'/);
+  throwsWith(() => parseConfigString("tcp::addr=h;username=u;"), RangeError, /'token'/);
+  throwsWith(() => parseConfigString("http::addr=h;tls_verify=on;"), RangeError, /'tls_verify'/);
+  throwsWith(() => parseConfigString("tcp::addr=h;tls_roots=/x.pem;"), RangeError, /'tls_roots'/);
+  throwsWith(
+    () => parseConfigString("https::addr=h;tls_roots=/x.jks;tls_roots_password=pw;"),
+    RangeError,
+    /'tls_roots_password'/,
+  );
+  throwsWith(() => parseConfigString("https::addr=h;tls_ca=pem_file;"), RangeError, /'tls_roots'/);
+});
+
+Deno.test("config: error messages never echo values", () => {
+  const secret = "S3cr3tVal";
+  const bad = [
+    `http::addr=h;password=${secret}\n;username=u;`,
+    `http::addr=h;username=u;password=${secret};token=${secret};`,
+    `http::addr=user:${secret}@h;`,
+    `tcp::addr=h;username=u;password=${secret};`,
+    `http::addr=h;request_timeout=${secret};`,
+    `http::addr=h;username=u;password=a;${secret}`,
+    `http::addr=h;username=u;password=a;${secret}!;`,
+    `${secret}=x::addr=h`,
+  ];
+  for (const conf of bad) {
+    assert.throws(() => parseConfigString(conf), (e: unknown) => {
+      assert.ok(e instanceof Error);
+      assert.ok(!e.message.includes(secret), `leaked in: ${e.message}`);
+      return true;
+    });
+  }
+  assert.throws(() => parseQuestdbTarget(`http://admin:${secret}@db1:9000`), (e: unknown) => {
+    assert.ok(e instanceof RangeError && !e.message.includes(secret), String(e));
+    return true;
+  });
+});
+
+Deno.test("config: parseQuestdbTarget accepts bare hosts, host:port and config strings", () => {
+  const bare = parseQuestdbTarget("db1");
+  assert.deepEqual(bare, parseConfigString("http::addr=db1:9000;"));
+  assert.equal(
+    describeConfig(bare),
+    "http::addr=db1:9000;request_timeout=10000;retry_timeout=10000;",
+  );
+  const hp = parseQuestdbTarget("db1:9100");
+  assert.equal(hp.protocol, "http");
+  assert.equal(hp.port, 9100);
+  assert.equal(parseQuestdbTarget(" 10.1.2.3:9000 ").host, "10.1.2.3");
+  const v6 = parseQuestdbTarget("[::1]:9001");
+  assert.equal(v6.host, "::1");
+  assert.equal(v6.port, 9001);
+  assert.equal(parseQuestdbTarget("[::1]").port, 9000);
+  const full = parseQuestdbTarget("tcp::addr=db2:9019;");
+  assert.equal(full.protocol, "tcp");
+  assert.equal(full.port, 9019);
+  throwsWith(() => parseQuestdbTarget(""), RangeError, /empty/);
+  throwsWith(() => parseQuestdbTarget("http://db1:9000"), RangeError, /URL/);
+  throwsWith(() => parseQuestdbTarget("db1:port"), RangeError, /port/);
+  throwsWith(() => parseQuestdbTarget("db 1"), RangeError, /host/);
+  throwsWith(() => parseQuestdbTarget("db1;x=y"), RangeError, /host/);
+  throwsWith(() => parseQuestdbTarget("ws::addr=h;"), RangeError, /protocol/);
+});
+
+Deno.test("config: describeConfig redacts secrets and round-trips", () => {
+  const conf = "https::addr=db1:9000;username=ad;;min;password=p;;w=rd;tls_roots=/ca.pem;" +
+    "request_timeout=3000;auto_flush_rows=off;max_name_len=100;";
+  const c = parseConfigString(conf);
+  const text = describeConfig(c);
+  assert.equal(
+    text,
+    "https::addr=db1:9000;username=ad;;min;password=***;tls_roots=/ca.pem;request_timeout=3000;" +
+      "retry_timeout=10000;auto_flush_rows=off;max_name_len=100;",
+  );
+  assert.ok(!text.includes("p;;w=rd") && !text.includes("w=rd"));
+  // With the secret put back, the description parses to the same config.
+  assert.deepEqual(parseConfigString(text.replace("password=***", "password=p;;w=rd")), c);
+
+  const bearer = parseConfigString("http::addr=h;token=eyJhbGciOi.secret.token;");
+  assert.equal(
+    describeConfig(bearer),
+    "http::addr=h:9000;token=***;request_timeout=10000;retry_timeout=10000;",
+  );
+  const tcp = parseConfigString("tcp::addr=[::1]:9009;username=kid;token=d;token_x=x;token_y=y;");
+  assert.equal(
+    describeConfig(tcp),
+    "tcp::addr=[::1]:9009;username=kid;token=***;token_x=x;token_y=y;",
+  );
+});
