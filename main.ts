@@ -10,7 +10,7 @@
  */
 import { getLogger } from "@logtape/logtape";
 import { FlagExit, parseFlags } from "./src/config/flags.ts";
-import { DiskCollector, type DiskReading } from "./src/disks/collector.ts";
+import { checkHostAccess, DiskCollector, type DiskReading } from "./src/disks/collector.ts";
 import { encodeDiskRows } from "./src/disks/rows.ts";
 import { Delivery } from "./src/delivery/delivery.ts";
 import { Spool } from "./src/delivery/spool.ts";
@@ -120,6 +120,10 @@ async function main(): Promise<number> {
   await delivery.loadSpool();
   delivery.start();
 
+  if (config.disks.length > 0) {
+    const problem = await checkHostAccess(config.hostRoot);
+    if (problem !== null) log.warn(problem);
+  }
   const disks = config.disks.length > 0
     ? new DiskCollector(config.disks, {
       hostRoot: config.hostRoot,

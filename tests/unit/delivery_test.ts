@@ -86,7 +86,12 @@ Deno.test("a backlog with one bad batch: only that batch is dropped", async () =
   const port = s.port;
   await s.server.shutdown();
   const t = new HttpTransport(parseQuestdbTarget(`http::addr=127.0.0.1:${port};`));
-  const d = new Delivery({ transport: t, bufferRows: 100, initialBackoffMs: 200, maxBackoffMs: 200 });
+  const d = new Delivery({
+    transport: t,
+    bufferRows: 100,
+    initialBackoffMs: 200,
+    maxBackoffMs: 200,
+  });
   d.start();
   d.enqueue(batch(1000));
   d.enqueue(batch(2000, 1, "bad"));
