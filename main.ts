@@ -165,7 +165,7 @@ async function main(): Promise<number> {
     intervalMs: config.intervalMs,
     mode: config.mode,
     onInterval: (closed) => void publish(closed),
-    onSample: (nowMs) => notifier.markSample(nowMs),
+    onActivity: (nowMs) => notifier.markSample(nowMs),
     onFirstSample: () => {
       log.info("First stats sample parsed; ready");
       void notifier.ready();

@@ -18,8 +18,11 @@ export interface PipelineOptions {
   mode: Mode;
   /** Receives every closed interval, including ones with no rows (disks still report). */
   onInterval: (closed: ClosedInterval) => void;
-  /** Called for every sample with its arrival time, ms (feeds the systemd watchdog). */
-  onSample?: (nowMs: number) => void;
+  /**
+   * Called for every sample and every redraw boundary with the time, ms: the stream is alive
+   * (feeds the systemd watchdog, including on a host with no containers).
+   */
+  onActivity?: (nowMs: number) => void;
   /** Called once, on the first parsed sample (systemd READY=1). */
   onFirstSample?: () => void;
   /** Wall clock, milliseconds since the epoch. Default `Date.now`. */
@@ -43,20 +46,21 @@ export class Pipeline {
     this.#onInterval = options.onInterval;
     this.#now = options.now ?? Date.now;
     this.#agg = new IntervalAggregator(options.intervalMs, options.mode, this.#now());
-    const { onSample, onFirstSample } = options;
+    const { onActivity, onFirstSample } = options;
     this.#parser = new StatsParser((sample) => {
       const now = this.#now();
       if (!this.#sampled) {
         this.#sampled = true;
         onFirstSample?.();
       }
-      onSample?.(now);
+      onActivity?.(now);
       const prev = this.#previous.get(sample.id);
       if (prev === undefined || changed(prev, sample)) this.#changes++;
       this.#previous.set(sample.id, sample);
       const closed = this.#agg.add(sample, now);
       if (closed) this.#emit(closed);
     }, {
+      ...(onActivity ? { onRedraw: () => onActivity(this.#now()) } : {}),
       onSkip: (reason, message) =>
         log.debug("Skipped line ({reason}): {message}", {
           reason,

@@ -45,6 +45,8 @@ export interface StatsParserOptions {
   maxLineLength?: number;
   /** Called for every skipped line with the reason and a message naming what was wrong. */
   onSkip?: (reason: SkipReason, message: string) => void;
+  /** Called at every redraw boundary (an empty redraw included). */
+  onRedraw?: () => void;
 }
 
 const ESC = "\x1b";
@@ -121,6 +123,7 @@ export class StatsParser {
   };
   readonly #onSample: (sample: Sample) => void;
   readonly #onSkip: ((reason: SkipReason, message: string) => void) | undefined;
+  readonly #onRedraw: (() => void) | undefined;
   readonly #maxLine: number;
   readonly #decoder = new TextDecoder();
   /** The incomplete last line of the input so far. */
@@ -141,6 +144,7 @@ export class StatsParser {
   constructor(onSample: (sample: Sample) => void, options: StatsParserOptions = {}) {
     this.#onSample = onSample;
     this.#onSkip = options.onSkip;
+    this.#onRedraw = options.onRedraw;
     this.#maxLine = options.maxLineLength ?? MAX_LINE_LENGTH;
   }
 
@@ -204,6 +208,7 @@ export class StatsParser {
     if (this.#rowsInRedraw === 0) this.counters.emptyRedraws++;
     this.#rowsInRedraw = 0;
     this.#seen.clear();
+    this.#onRedraw?.();
   }
 
   #line(line: string): void {

@@ -64,12 +64,15 @@ Deno.test({
       const after = (Math.floor(Date.now() / INTERVAL_MS) + 2) * INTERVAL_MS + 3000;
       await new Promise((r) => setTimeout(r, after - Date.now()));
       const { code, ms } = await daemon.stop("SIGTERM");
-      assert.equal(code, 0, daemon.lines.join("\n"));
+      assert.equal(code, 0, daemon.lines.slice(-20).join("\n"));
       assert.ok(ms < 10_000, `stopped in ${ms} ms`);
 
       const logs = daemon.lines.join("\n");
-      assert.match(logs, /Starting container-statsd: node=it-host mode=max interval=10s/);
-      assert.match(logs, /Published \d+ rows \(\d+ bytes\) in \d+ ms to http:\/\/127\.0\.0\.1:\d+/);
+      assert.ok(/Starting container-statsd: node=it-host mode=max interval=10s/.test(logs), "config");
+      assert.ok(
+        /Published \d+ rows \(\d+ bytes\) in \d+ ms to http:\/\/127\.0\.0\.1:\d+/.test(logs),
+        "publish log",
+      );
 
       await t.step("containerStats column types", async () => {
         const cols = await qdb.exec("SHOW COLUMNS FROM containerStats");
