@@ -75,13 +75,6 @@ async function main(): Promise<number> {
   }
   await setupLogging(level, { journald: underJournald() });
 
-  if (findOnPath("docker") === null) {
-    log.error("docker not found on PATH ({path}); install the Docker CLI or fix PATH", {
-      path: env.PATH ?? "",
-    });
-    return 1;
-  }
-
   log.info(
     "Starting container-statsd: node={node} mode={mode} interval={interval}s table={table} " +
       "questdb={questdb} disks={disks} diskTable={diskTable} watchdog={watchdog} " +
@@ -100,6 +93,13 @@ async function main(): Promise<number> {
       level,
     },
   );
+
+  if (findOnPath("docker") === null) {
+    log.error("docker not found on PATH ({path}); install the Docker CLI or fix PATH", {
+      path: env.PATH ?? "",
+    });
+    return 1;
+  }
 
   // Delivery: queue, retries, spool; tables with DEDUP when QuestDB's SQL endpoint is there.
   const transport = createTransport(config.questdb);
@@ -166,8 +166,8 @@ async function main(): Promise<number> {
     mode: config.mode,
     onInterval: (closed) => void publish(closed),
     onActivity: (nowMs) => notifier.markSample(nowMs),
-    onFirstSample: () => {
-      log.info("First stats sample parsed; ready");
+    onStreaming: () => {
+      log.info("docker stats is streaming; ready");
       void notifier.ready();
       void notifier.status(statusLine());
     },

@@ -23,8 +23,11 @@ export interface PipelineOptions {
    * (feeds the systemd watchdog, including on a host with no containers).
    */
   onActivity?: (nowMs: number) => void;
-  /** Called once, on the first parsed sample (systemd READY=1). */
-  onFirstSample?: () => void;
+  /**
+   * Called once, when the stream first shows a sample or a redraw (systemd READY=1). A redraw
+   * counts so that a host with no containers still becomes ready.
+   */
+  onStreaming?: () => void;
   /** Wall clock, milliseconds since the epoch. Default `Date.now`. */
   now?: () => number;
 }
@@ -37,7 +40,7 @@ export class Pipeline {
   readonly #now: () => number;
   #timer: ReturnType<typeof setTimeout> | undefined;
   #stopped = false;
-  #sampled = false;
+  #streaming = false;
   /** Each container's previous sample, to tell fresh values from a frozen stream. */
   readonly #previous = new Map<string, Sample>();
   #changes = 0;
@@ -46,21 +49,24 @@ export class Pipeline {
     this.#onInterval = options.onInterval;
     this.#now = options.now ?? Date.now;
     this.#agg = new IntervalAggregator(options.intervalMs, options.mode, this.#now());
-    const { onActivity, onFirstSample } = options;
-    this.#parser = new StatsParser((sample) => {
-      const now = this.#now();
-      if (!this.#sampled) {
-        this.#sampled = true;
-        onFirstSample?.();
+    const { onActivity, onStreaming } = options;
+    const activity = (now: number) => {
+      if (!this.#streaming) {
+        this.#streaming = true;
+        onStreaming?.();
       }
       onActivity?.(now);
+    };
+    this.#parser = new StatsParser((sample) => {
+      const now = this.#now();
+      activity(now);
       const prev = this.#previous.get(sample.id);
       if (prev === undefined || changed(prev, sample)) this.#changes++;
       this.#previous.set(sample.id, sample);
       const closed = this.#agg.add(sample, now);
       if (closed) this.#emit(closed);
     }, {
-      ...(onActivity ? { onRedraw: () => onActivity(this.#now()) } : {}),
+      onRedraw: () => activity(this.#now()),
       onSkip: (reason, message) =>
         log.debug("Skipped line ({reason}): {message}", {
           reason,

@@ -84,6 +84,11 @@ function wrap<T>(fn: (v: string) => T): (v: string) => T {
   };
 }
 
+/** Accumulates repeated `--disks` values, each checked by the disk source's own rule. */
+function collectDisk(value: string, previous: string[]): string[] {
+  return [...previous, wrap(validateDiskArgument)(value)];
+}
+
 function positiveInt(min: number, max: number): (v: string) => number {
   return (v) => {
     const n = Number(v);
@@ -124,7 +129,7 @@ export function parseFlags(
     .version(denoJson.version, "-V, --version")
     .exitOverride()
     .configureOutput({ writeOut: output.out, writeErr: output.err })
-    .showSuggestionAfterError(true)
+    .showSuggestionAfterError(false)
     .allowExcessArguments(false)
     .requiredOption(
       "-n, --node <name>",
@@ -157,10 +162,7 @@ export function parseFlags(
     .option(
       "-d, --disks <disk>",
       "host disk to report (repeatable): device, /dev/disk/by-* link, mount point or name",
-      wrap((v: string, prev: string[] = []) => [...prev, validateDiskArgument(v)]) as (
-        v: string,
-        prev: string[],
-      ) => string[],
+      collectDisk,
       [] as string[],
     )
     .option("-b, --disk-table <name>", "disk table", wrap(validateTableName), "diskStats")

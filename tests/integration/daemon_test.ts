@@ -58,7 +58,7 @@ Deno.test({
         "--host-root",
         hostRoot,
       ]);
-      await daemon.waitForLog(/First stats sample parsed/, 30_000);
+      await daemon.waitForLog(/docker stats is streaming; ready/, 30_000);
       await runContainer(`${prefix}short`, [], "sleep 3");
       // Two whole intervals after the short container started, then stop mid-interval.
       const after = (Math.floor(Date.now() / INTERVAL_MS) + 2) * INTERVAL_MS + 3000;
@@ -68,7 +68,10 @@ Deno.test({
       assert.ok(ms < 10_000, `stopped in ${ms} ms`);
 
       const logs = daemon.lines.join("\n");
-      assert.ok(/Starting container-statsd: node=it-host mode=max interval=10s/.test(logs), "config");
+      assert.ok(
+        /Starting container-statsd: node=it-host mode=max interval=10s/.test(logs),
+        "config",
+      );
       assert.ok(
         /Published \d+ rows \(\d+ bytes\) in \d+ ms to http:\/\/127\.0\.0\.1:\d+/.test(logs),
         "publish log",
