@@ -15,23 +15,11 @@
 
 import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
+import { findOnPath } from "../../src/source/docker_stats.ts";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url)).replace(/\/$/, "");
 const RUN_SH = `${ROOT}/run.sh`;
 const CI = Deno.env.get("CI") === "true";
-
-function findOnPath(name: string): string | null {
-  for (const dir of (Deno.env.get("PATH") ?? "").split(":")) {
-    if (dir === "") continue;
-    try {
-      const info = Deno.statSync(`${dir}/${name}`);
-      if (info.isFile && ((info.mode ?? 0) & 0o111) !== 0) return `${dir}/${name}`;
-    } catch {
-      // not here
-    }
-  }
-  return null;
-}
 
 function exists(path: string): boolean {
   try {

@@ -15,6 +15,7 @@
 
 import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
+import { findOnPath } from "../../src/source/docker_stats.ts";
 
 const SYSTEM_UNIT = fileURLToPath(
   new URL("../../systemd/container-statsd.service", import.meta.url),
@@ -23,19 +24,6 @@ const USER_UNIT = fileURLToPath(
   new URL("../../systemd/container-statsd.user.service", import.meta.url),
 );
 const SECURITY_TXT = fileURLToPath(new URL("../../systemd/SECURITY.txt", import.meta.url));
-
-function findOnPath(name: string): string | null {
-  for (const dir of (Deno.env.get("PATH") ?? "").split(":")) {
-    if (dir === "") continue;
-    try {
-      const info = Deno.statSync(`${dir}/${name}`);
-      if (info.isFile && ((info.mode ?? 0) & 0o111) !== 0) return `${dir}/${name}`;
-    } catch {
-      // not here
-    }
-  }
-  return null;
-}
 
 const ANALYZE = findOnPath("systemd-analyze");
 const CI = Deno.env.get("CI") === "true";
