@@ -116,9 +116,9 @@ async function main(): Promise<number> {
     ...(transport instanceof HttpTransport
       ? { prepare: () => prepareTables(transport, tables) }
       : {}),
+    onAttempt: () => void notifier.status(statusLine()),
   });
   await delivery.loadSpool();
-  delivery.start();
 
   if (config.disks.length > 0) {
     const problem = await checkHostAccess(config.hostRoot);
@@ -193,6 +193,7 @@ async function main(): Promise<number> {
     onEnd: () => pipeline.endOfStream(),
     progress: () => pipeline.progress,
   });
+  delivery.start();
   source.start();
   pipeline.start();
   notifier.start();

@@ -37,6 +37,8 @@ export interface DeliveryOptions {
   maxBackoffMs?: number;
   /** Least time between two spool writes while failing, ms. Default 5000. */
   spoolEveryMs?: number;
+  /** Called after every send attempt (delivered, refused or failed), e.g. to update STATUS. */
+  onAttempt?: () => void;
 }
 
 /** Running totals, for logs and the systemd STATUS line. */
@@ -70,6 +72,7 @@ export class Delivery {
   readonly #initialBackoff: number;
   readonly #maxBackoff: number;
   readonly #spoolEvery: number;
+  readonly #onAttempt: (() => void) | undefined;
   #running = false;
   #loop: Promise<void> | null = null;
   #wake: (() => void) | null = null;
@@ -88,6 +91,7 @@ export class Delivery {
     this.#initialBackoff = o.initialBackoffMs ?? 1000;
     this.#maxBackoff = o.maxBackoffMs ?? 60_000;
     this.#spoolEvery = o.spoolEveryMs ?? 5000;
+    this.#onAttempt = o.onAttempt;
   }
 
   /** Rows waiting for delivery. */
@@ -191,6 +195,7 @@ export class Delivery {
         continue;
       }
       const outcome = await this.#sendOnce();
+      this.#onAttempt?.();
       if (outcome !== "retry") {
         attempt = 0;
         continue;
