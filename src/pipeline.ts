@@ -15,6 +15,7 @@ const log = getLogger(["container-statsd", "parser"]);
 export interface PipelineOptions {
   /** Interval length, milliseconds. */
   intervalMs: number;
+  /** How samples are reduced: `avg` or `max`. */
   mode: Mode;
   /** Receives every closed interval, including ones with no rows (disks still report). */
   onInterval: (closed: ClosedInterval) => void;
@@ -45,6 +46,7 @@ export class Pipeline {
   readonly #previous = new Map<string, Sample>();
   #changes = 0;
 
+  /** Makes the pipeline; call {@link Pipeline.start} to run the boundary timer. */
   constructor(options: PipelineOptions) {
     this.#onInterval = options.onInterval;
     this.#now = options.now ?? Date.now;
@@ -139,9 +141,8 @@ export class Pipeline {
   #emit(closed: ClosedInterval): void {
     // Forget previous samples of containers that are gone, so the map stays bounded.
     if (this.#previous.size > 2 * this.#agg.containers + 16) {
-      for (const id of this.#previous.keys()) {
-        if (!closed.rows.some((r) => r.id === id)) this.#previous.delete(id);
-      }
+      const live = new Set(closed.rows.map((r) => r.id));
+      for (const id of this.#previous.keys()) if (!live.has(id)) this.#previous.delete(id);
     }
     try {
       this.#onInterval(closed);

@@ -14,6 +14,7 @@ import { validateDiskArgument } from "../disks/collector.ts";
 export interface Config {
   /** Value of the `host` symbol on every row. */
   node: string;
+  /** How samples are reduced: `avg` or `max`. */
   mode: Mode;
   /** Where rows go (parsed QuestDB client configuration). */
   questdb: ClientConfig;
@@ -21,6 +22,7 @@ export interface Config {
   table: string;
   /** Interval length, milliseconds (1 s to 15 min). */
   intervalMs: number;
+  /** systemd notify and watchdog: `disabled` never touches NOTIFY_SOCKET. */
   watchdog: "enabled" | "disabled";
   /** Host disks to report, as given. */
   disks: string[];
@@ -38,6 +40,12 @@ export interface Config {
 export class FlagExit extends Error {
   /** 0 after --help or --version, 2 for a bad flag. */
   readonly exitCode: number;
+  /**
+   * Records how the process should exit.
+   *
+   * @param exitCode 0 after --help/--version, 2 for a bad flag.
+   * @param message what commander printed.
+   */
   constructor(exitCode: number, message: string) {
     super(message);
     this.exitCode = exitCode;

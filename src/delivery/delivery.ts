@@ -22,6 +22,7 @@ const log = getLogger(["container-statsd", "delivery"]);
 
 /** Options for {@link Delivery}. */
 export interface DeliveryOptions {
+  /** Where batches go (HTTP or TCP). */
   transport: IlpTransport;
   /** Queue capacity in rows (--buffer-rows). */
   bufferRows: number;
@@ -43,6 +44,7 @@ export interface DeliveryOptions {
 
 /** Running totals, for logs and the systemd STATUS line. */
 export interface DeliveryStats {
+  /** Rows QuestDB acknowledged (HTTP) or that were written to the socket (TCP). */
   deliveredRows: number;
   /** Rows dropped because the queue was full (oldest first). */
   droppedRows: number;
@@ -56,6 +58,7 @@ export interface DeliveryStats {
 
 /** The delivery loop. */
 export class Delivery {
+  /** Running totals; read them, do not write them. */
   readonly stats: DeliveryStats = {
     deliveredRows: 0,
     droppedRows: 0,
@@ -82,6 +85,7 @@ export class Delivery {
   #spooledSinceChange = true;
   #spoolTimer: ReturnType<typeof setTimeout> | undefined;
 
+  /** Makes an idle delivery loop; call {@link Delivery.start}. */
   constructor(o: DeliveryOptions) {
     this.#t = o.transport;
     this.#queue = new BatchQueue(o.bufferRows);

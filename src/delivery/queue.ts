@@ -23,12 +23,19 @@ function keepLast(batch: Batch, rows: number): Batch {
 
 /** A FIFO of batches holding at most `capacityRows` rows. */
 export class BatchQueue {
+  /** The most rows held. */
   readonly capacityRows: number;
   #batches: Batch[] = [];
   #head = 0;
   #rows = 0;
 
   /** @param capacityRows the most rows held (>= 1). */
+  /**
+   * Makes an empty queue.
+   *
+   * @param capacityRows the most rows held (>= 1).
+   * @throws {RangeError} when `capacityRows` is below 1.
+   */
   constructor(capacityRows: number) {
     if (!(capacityRows >= 1)) throw new RangeError(`capacityRows must be >= 1: ${capacityRows}`);
     this.capacityRows = capacityRows;

@@ -35,10 +35,16 @@ export function formatSpool(batches: readonly Batch[]): string {
 
 /** The spool file in one directory. */
 export class Spool {
+  /** `<dir>/spool.jsonl`. */
   readonly path: string;
   readonly #dir: string;
 
   /** @param dir directory (created on first write). */
+  /**
+   * Names the spool in `dir`; nothing is read or written yet.
+   *
+   * @param dir directory of the spool file (created on first write).
+   */
   constructor(dir: string) {
     this.#dir = dir;
     this.path = `${dir}/spool.jsonl`;

@@ -138,6 +138,8 @@ export class StatsParser {
   #rowsInRedraw = 0;
 
   /**
+   * Makes a parser at the start of a stream.
+   *
    * @param onSample receives each sample, in stream order.
    * @param options line cap and skip callback.
    */

@@ -29,12 +29,16 @@ export function intervalEnd(nowMs: number, intervalMs: number): number {
  * Pure apart from the times passed in, so tests drive it with literal clocks.
  */
 export class IntervalAggregator {
+  /** Interval length, milliseconds. */
   readonly intervalMs: number;
+  /** How samples are reduced. */
   readonly mode: Mode;
   #end: number;
   readonly #reducers = new Map<string, ContainerReducer>();
 
   /**
+   * Opens the interval that contains `nowMs`.
+   *
    * @param intervalMs interval length, milliseconds.
    * @param mode `avg` or `max`.
    * @param nowMs the start time, milliseconds since the epoch.

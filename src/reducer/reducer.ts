@@ -18,30 +18,39 @@ export type Mode = "avg" | "max";
 
 /** One reduced row: the values of one container over one interval. Units as in {@link Sample}. */
 export interface ContainerRow {
+  /** Full container ID. */
   id: string;
+  /** 12-character short ID. */
   container: string;
+  /** Container name. */
   name: string;
-  /** percent */
+  /** CPU, percent of one CPU. */
   cpu: number;
-  /** percent */
+  /** Memory used, percent of the limit. */
   memoryPercentage: number;
-  /** bytes */
+  /** Memory used, bytes. */
   memoryUse: number;
-  /** bytes, the interval's last value */
+  /** Memory limit, bytes: the interval's last value. */
   totalMemory: number;
-  /** bytes, cumulative (mode's rule) */
+  /** Bytes read from block devices, cumulative (mode's rule). */
   blockIn: number;
+  /** Bytes written to block devices, cumulative (mode's rule). */
   blockOut: number;
+  /** Bytes received, cumulative (mode's rule). */
   netIn: number;
+  /** Bytes sent, cumulative (mode's rule). */
   netOut: number;
-  /** bytes moved during the interval */
+  /** Bytes read during the interval. */
   blockInDelta: number;
+  /** Bytes written during the interval. */
   blockOutDelta: number;
+  /** Bytes received during the interval. */
   netInDelta: number;
+  /** Bytes sent during the interval. */
   netOutDelta: number;
-  /** count (rounded in avg mode) */
+  /** Processes and threads (rounded in avg mode). */
   pids: number;
-  /** samples behind the row */
+  /** Samples behind the row. */
   samples: number;
 }
 
@@ -55,6 +64,7 @@ function increase(prev: number, cur: number): number {
  * interval boundary. O(1) memory per container whatever the number of samples.
  */
 export class ContainerReducer {
+  /** Full container ID this reducer is for. */
   readonly id: string;
   #container = "";
   #name = "";
@@ -76,6 +86,12 @@ export class ContainerReducer {
   #last: Sample | null = null;
   readonly #max: boolean;
 
+  /**
+   * Makes an empty reducer.
+   *
+   * @param id full container ID.
+   * @param mode `avg` or `max`.
+   */
   constructor(id: string, mode: Mode) {
     this.id = id;
     this.#max = mode === "max";

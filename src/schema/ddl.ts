@@ -9,9 +9,11 @@ const log = getLogger(["container-statsd", "schema"]);
 
 /** A table the daemon writes. */
 export interface TableSpec {
+  /** Table name (validated). */
   name: string;
   /** [column, QuestDB type] in order; must include the designated `timestamp`. */
   columns: ReadonlyArray<readonly [string, string]>;
+  /** Columns of `DEDUP UPSERT KEYS`; must include `timestamp`. */
   upsertKeys: readonly string[];
 }
 

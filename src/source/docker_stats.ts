@@ -76,6 +76,7 @@ export class DockerStatsSource {
   /** Number of times the child was (re)started. */
   starts = 0;
 
+  /** Prepares the supervisor; nothing runs until {@link DockerStatsSource.start}. */
   constructor(options: DockerStatsSourceOptions) {
     this.#o = {
       docker: options.docker ?? "docker",
