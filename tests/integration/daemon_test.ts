@@ -85,6 +85,24 @@ Deno.test({
         assert.equal(designated[cols.columns.findIndex((c) => c.name === "designated")], true);
       });
 
+      await t.step(
+        "tables were created WAL with DEDUP UPSERT KEYS (idempotent resends)",
+        async () => {
+          const res = await qdb.exec(
+            "SELECT table_name, walEnabled, dedup, partitionBy FROM tables() " +
+              "WHERE table_name IN ('containerStats', 'diskStats') ORDER BY table_name",
+          );
+          assert.deepEqual(res.dataset, [
+            ["containerStats", true, true, "DAY"],
+            ["diskStats", true, true, "DAY"],
+          ]);
+          const keys = await qdb.exec(
+            "SELECT \"column\" FROM table_columns('containerStats') WHERE upsertKey ORDER BY 1",
+          );
+          assert.deepEqual(keys.dataset.map((r) => r[0]), ["container", "host", "timestamp"]);
+        },
+      );
+
       const res = await qdb.waitFor(
         "SELECT timestamp, name, container, id, cpu, memory_use, total_memory, pids, samples " +
           "FROM containerStats WHERE host = 'it-host' ORDER BY timestamp, name",
