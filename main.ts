@@ -191,6 +191,7 @@ async function main(): Promise<number> {
   const source = new DockerStatsSource({
     onChunk: (chunk) => pipeline.push(chunk),
     onEnd: () => pipeline.endOfStream(),
+    redraws: () => pipeline.counters.redraws,
     progress: () => pipeline.progress,
   });
   delivery.start();

@@ -2,8 +2,8 @@
  * The stats process: one long-lived `docker stats --format '{{json .}}' --no-trunc` child,
  * supervised. Its stdout chunks go to a consumer (the parser); when the child exits it is
  * restarted with backoff (1 s doubling to 30 s, reset after a healthy minute; cut short when
- * the engine answers again); when it stalls or its values freeze (no progress for `stallMs`
- * while alive) it is killed and restarted.
+ * the engine answers again); when it stalls (no redraw for `stallMs` while alive), or its
+ * values freeze and the engine does not answer a probe, it is killed and restarted.
  *
  * Streaming, not `--no-stream` polling: a poll takes about 2 s per call and misses short jobs.
  */
@@ -25,9 +25,14 @@ export interface DockerStatsSourceOptions {
   /** Called when a child's output ends (before a restart), so the consumer can flush state. */
   onEnd?: () => void;
   /**
-   * A counter that grows while the child makes progress (new values parsed). When it has not
-   * changed for `stallMs` while the child lives (no redraw, or frozen values after the engine
-   * died), the child is killed and restarted.
+   * A counter of redraws parsed. When it has not changed for `stallMs` while the child lives,
+   * the child hangs: it is killed and restarted.
+   */
+  redraws?: () => number;
+  /**
+   * A counter that grows while the stream brings new values. When it has not changed for
+   * `stallMs` (growing to 16x while the engine answers), the engine is probed, and the child
+   * is restarted if the engine does not answer (a CLI frozen on a dead engine).
    */
   progress?: () => number;
   /** Stall limit, milliseconds. Default 10 000. */
@@ -63,16 +68,17 @@ export function findOnPath(name: string, path = Deno.env.get("PATH") ?? ""): str
 
 /** Supervises the `docker stats` child. */
 export class DockerStatsSource {
-  readonly #o: Required<Omit<DockerStatsSourceOptions, "onEnd" | "progress">> & {
+  readonly #o: Required<Omit<DockerStatsSourceOptions, "onEnd" | "progress" | "redraws">> & {
     onEnd: (() => void) | undefined;
     progress: (() => number) | undefined;
+    redraws: (() => number) | undefined;
   };
   #child: Deno.ChildProcess | null = null;
   #running = false;
   #loop: Promise<void> | null = null;
   #wake: (() => void) | null = null;
   #backoff: number;
-  #stallLimit: number;
+  #frozenLimit: number;
   /** Number of times the child was (re)started. */
   starts = 0;
 
@@ -84,6 +90,7 @@ export class DockerStatsSource {
       onChunk: options.onChunk,
       onEnd: options.onEnd,
       progress: options.progress,
+      redraws: options.redraws,
       stallMs: options.stallMs ?? 10_000,
       initialBackoffMs: options.initialBackoffMs ?? 1000,
       maxBackoffMs: options.maxBackoffMs ?? 30_000,
@@ -91,7 +98,7 @@ export class DockerStatsSource {
       probeEveryMs: options.probeEveryMs ?? 3000,
     };
     this.#backoff = this.#o.initialBackoffMs;
-    this.#stallLimit = this.#o.stallMs;
+    this.#frozenLimit = this.#o.stallMs;
   }
 
   /** Process ID of the running child, if any. */
@@ -215,23 +222,46 @@ export class DockerStatsSource {
       cmd: [this.#o.docker, ...this.#o.args].join(" "),
       pid: child.pid,
     });
-    // Stall watch: progress must change within the stall limit, else the child is restarted.
-    // A host whose containers are all idle also shows no change; each stall restart that finds
-    // no change doubles the limit (up to 16x), and progress resets it.
+    // Stall watch. No redraw at all for stallMs: the child hangs, restart it. Redraws but no
+    // new values for the (growing) frozen limit: either every container is idle, or the CLI
+    // keeps printing the last values of an engine that died. Only an engine probe tells them
+    // apart, so the child is restarted only when the engine does not answer; an idle host is
+    // never restarted (a restart would leave a gap in the samples).
+    let lastRedraws = this.#o.redraws?.() ?? 0;
+    let lastRedrawAt = Date.now();
     let lastProgress = this.#o.progress?.() ?? 0;
     let lastChange = Date.now();
-    const stallTimer = this.#o.progress
+    let probing = false;
+    const stallTimer = this.#o.progress || this.#o.redraws
       ? setInterval(() => {
-        const p = this.#o.progress!();
         const now = Date.now();
+        const r = this.#o.redraws?.() ?? 0;
+        if (r !== lastRedraws) {
+          lastRedraws = r;
+          lastRedrawAt = now;
+        } else if (this.#o.redraws && now - lastRedrawAt >= this.#o.stallMs) {
+          lastRedrawAt = now;
+          this.restart(`no redraw for ${Math.round(this.#o.stallMs / 1000)} s`);
+          return;
+        }
+        const p = this.#o.progress?.() ?? 0;
         if (p !== lastProgress) {
           lastProgress = p;
           lastChange = now;
-          this.#stallLimit = this.#o.stallMs;
-        } else if (now - lastChange >= this.#stallLimit) {
-          const seconds = Math.round(this.#stallLimit / 1000);
-          this.#stallLimit = Math.min(this.#stallLimit * 2, this.#o.stallMs * 16);
-          this.restart(`no new stats for ${seconds} s (stalled or frozen output)`);
+          this.#frozenLimit = this.#o.stallMs;
+        } else if (this.#o.progress && !probing && now - lastChange >= this.#frozenLimit) {
+          const seconds = Math.round((now - lastChange) / 1000);
+          probing = true;
+          void this.#engineAnswers().then((up) => {
+            probing = false;
+            lastChange = Date.now();
+            if (up) {
+              // Idle: probe less often while nothing changes (10 s doubling to 160 s).
+              this.#frozenLimit = Math.min(this.#frozenLimit * 2, this.#o.stallMs * 16);
+            } else {
+              this.restart(`no new values for ${seconds} s and the engine does not answer`);
+            }
+          });
         }
       }, Math.min(1000, this.#o.stallMs / 4))
       : undefined;

@@ -27,16 +27,24 @@ async function until(cond: () => boolean, ms: number): Promise<void> {
   }
 }
 
-Deno.test("frozen output (same values redrawn) is detected and the child restarted", async () => {
-  // Redraws the same row forever, as a CLI does after the engine behind it died.
-  const docker = await script(
-    `while true; do printf '\\033[H%s\\033[K\\n\\033[J' '${ROW}'; sleep 0.1; done`,
+/** A stand-in `docker`: `version` answers (or fails), anything else runs `stats`. */
+function fakeDocker(stats: string, engineUp: boolean): Promise<string> {
+  return script(
+    `if [ "$1" = version ]; then ${engineUp ? "echo 28.2.2; exit 0" : "exit 1"}; fi\n${stats}`,
   );
+}
+
+const FROZEN = `while true; do printf '\\033[H%s\\033[K\\n\\033[J' '${ROW}'; sleep 0.1; done`;
+
+Deno.test("frozen output and an engine that does not answer: the child is restarted", async () => {
+  // Redraws the same row forever, as a CLI does after the engine behind it died.
+  const docker = await fakeDocker(FROZEN, false);
   const pipeline = new Pipeline({ intervalMs: 60_000, mode: "max", onInterval: () => {} });
   const source = new DockerStatsSource({
     docker,
     onChunk: (c) => pipeline.push(c),
     onEnd: () => pipeline.endOfStream(),
+    redraws: () => pipeline.counters.redraws,
     progress: () => pipeline.progress,
     stallMs: 400,
     initialBackoffMs: 20,
@@ -45,6 +53,49 @@ Deno.test("frozen output (same values redrawn) is detected and the child restart
     source.start();
     await until(() => source.starts >= 2, 5000);
     assert.ok(pipeline.counters.samples > 3, "samples flowed before the restart");
+  } finally {
+    await source.stop();
+    pipeline.stop();
+    await Deno.remove(docker);
+  }
+});
+
+Deno.test("frozen output while the engine answers (an idle host): no restart", async () => {
+  const docker = await fakeDocker(FROZEN, true);
+  const pipeline = new Pipeline({ intervalMs: 60_000, mode: "max", onInterval: () => {} });
+  const source = new DockerStatsSource({
+    docker,
+    onChunk: (c) => pipeline.push(c),
+    redraws: () => pipeline.counters.redraws,
+    progress: () => pipeline.progress,
+    stallMs: 300,
+  });
+  try {
+    source.start();
+    await new Promise((r) => setTimeout(r, 2000));
+    assert.equal(source.starts, 1, "an idle host keeps its stream: no gap in the samples");
+    assert.ok(pipeline.counters.samples > 10);
+  } finally {
+    await source.stop();
+    pipeline.stop();
+    await Deno.remove(docker);
+  }
+});
+
+Deno.test("no redraw at all (a hung child): restarted even though the engine answers", async () => {
+  const docker = await fakeDocker("exec sleep 30", true);
+  const pipeline = new Pipeline({ intervalMs: 60_000, mode: "max", onInterval: () => {} });
+  const source = new DockerStatsSource({
+    docker,
+    onChunk: (c) => pipeline.push(c),
+    redraws: () => pipeline.counters.redraws,
+    progress: () => pipeline.progress,
+    stallMs: 300,
+    initialBackoffMs: 20,
+  });
+  try {
+    source.start();
+    await until(() => source.starts >= 2, 5000);
   } finally {
     await source.stop();
     pipeline.stop();
