@@ -1,0 +1,35 @@
+/** Runs a `deno bench` file several times (one process each) and collects the mean times. */
+
+/** The command line of one run, for the report. */
+export function benchCommand(file: string): string[] {
+  return ["deno", "bench", "--json", "--allow-read", "--allow-env", file];
+}
+
+interface BenchJson {
+  benches: {
+    name: string;
+    results: ({ ok: { avg: number; n: number } } | { failed: unknown })[];
+  }[];
+}
+
+/**
+ * Runs `file` `runs` times.
+ * @returns bench name -> mean time per iteration of each run, nanoseconds.
+ */
+export async function runDenoBench(file: string, runs: number): Promise<Record<string, number[]>> {
+  const out: Record<string, number[]> = {};
+  const [cmd, ...args] = benchCommand(file);
+  for (let i = 0; i < runs; i++) {
+    const o = await new Deno.Command(cmd!, { args, stdout: "piped", stderr: "piped" }).output();
+    if (!o.success) {
+      throw new Error(`${file}: ${new TextDecoder().decode(o.stderr)}`);
+    }
+    const json = JSON.parse(new TextDecoder().decode(o.stdout)) as BenchJson;
+    for (const b of json.benches) {
+      const r = b.results[0];
+      if (!r || !("ok" in r)) throw new Error(`${file}: bench ${b.name} failed`);
+      (out[b.name] ??= []).push(r.ok.avg);
+    }
+  }
+  return out;
+}
