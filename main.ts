@@ -192,6 +192,7 @@ async function main(): Promise<number> {
     onChunk: (chunk) => pipeline.push(chunk),
     onEnd: () => pipeline.endOfStream(),
     redraws: () => pipeline.counters.redraws,
+    live: () => pipeline.live,
     progress: () => pipeline.progress,
   });
   delivery.start();

@@ -91,6 +91,14 @@ export class Pipeline {
     return this.#changes + this.#parser.counters.emptyRedraws;
   }
 
+  /**
+   * Grows with every sample and every empty redraw: the stream shows live data. Redraws of
+   * placeholder rows only (the CLI's streams died with the engine) leave it unchanged.
+   */
+  get live(): number {
+    return this.#parser.counters.samples + this.#parser.counters.emptyRedraws;
+  }
+
   /** Containers with reducer state. */
   get containers(): number {
     return this.#agg.containers;

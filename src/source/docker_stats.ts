@@ -30,6 +30,12 @@ export interface DockerStatsSourceOptions {
    */
   redraws?: () => number;
   /**
+   * A counter that grows with every real sample and every empty redraw: the stream shows live
+   * data, not only placeholders. When it has not changed for `stallMs` while redraws go on
+   * (placeholders only: the CLI's streams died with the engine), the child is restarted.
+   */
+  live?: () => number;
+  /**
    * A counter that grows while the stream brings new values. When it has not changed for
    * `stallMs` (growing to 16x while the engine answers), the engine is probed, and the child
    * is restarted if the engine does not answer (a CLI frozen on a dead engine).
@@ -68,11 +74,14 @@ export function findOnPath(name: string, path = Deno.env.get("PATH") ?? ""): str
 
 /** Supervises the `docker stats` child. */
 export class DockerStatsSource {
-  readonly #o: Required<Omit<DockerStatsSourceOptions, "onEnd" | "progress" | "redraws">> & {
-    onEnd: (() => void) | undefined;
-    progress: (() => number) | undefined;
-    redraws: (() => number) | undefined;
-  };
+  readonly #o:
+    & Required<Omit<DockerStatsSourceOptions, "onEnd" | "progress" | "redraws" | "live">>
+    & {
+      onEnd: (() => void) | undefined;
+      progress: (() => number) | undefined;
+      redraws: (() => number) | undefined;
+      live: (() => number) | undefined;
+    };
   #child: Deno.ChildProcess | null = null;
   #running = false;
   #loop: Promise<void> | null = null;
@@ -91,6 +100,7 @@ export class DockerStatsSource {
       onEnd: options.onEnd,
       progress: options.progress,
       redraws: options.redraws,
+      live: options.live,
       stallMs: options.stallMs ?? 10_000,
       initialBackoffMs: options.initialBackoffMs ?? 1000,
       maxBackoffMs: options.maxBackoffMs ?? 30_000,
@@ -222,13 +232,17 @@ export class DockerStatsSource {
       cmd: [this.#o.docker, ...this.#o.args].join(" "),
       pid: child.pid,
     });
-    // Stall watch. No redraw at all for stallMs: the child hangs, restart it. Redraws but no
+    // Stall watch. No redraw at all for stallMs: the child hangs, restart it. Redraws of
+    // placeholder rows only for stallMs: the CLI's stats streams died with the engine (which
+    // may be back already), restart it. Redraws but no
     // new values for the (growing) frozen limit: either every container is idle, or the CLI
     // keeps printing the last values of an engine that died. Only an engine probe tells them
     // apart, so the child is restarted only when the engine does not answer; an idle host is
     // never restarted (a restart would leave a gap in the samples).
     let lastRedraws = this.#o.redraws?.() ?? 0;
     let lastRedrawAt = Date.now();
+    let lastLive = this.#o.live?.() ?? 0;
+    let lastLiveAt = Date.now();
     let lastProgress = this.#o.progress?.() ?? 0;
     let lastChange = Date.now();
     let probing = false;
@@ -242,6 +256,15 @@ export class DockerStatsSource {
         } else if (this.#o.redraws && now - lastRedrawAt >= this.#o.stallMs) {
           lastRedrawAt = now;
           this.restart(`no redraw for ${Math.round(this.#o.stallMs / 1000)} s`);
+          return;
+        }
+        const l = this.#o.live?.() ?? 0;
+        if (l !== lastLive) {
+          lastLive = l;
+          lastLiveAt = now;
+        } else if (this.#o.live && now - lastLiveAt >= this.#o.stallMs) {
+          lastLiveAt = now;
+          this.restart(`only placeholder rows for ${Math.round(this.#o.stallMs / 1000)} s`);
           return;
         }
         const p = this.#o.progress?.() ?? 0;

@@ -67,6 +67,7 @@ Deno.test("frozen output while the engine answers (an idle host): no restart", a
     docker,
     onChunk: (c) => pipeline.push(c),
     redraws: () => pipeline.counters.redraws,
+    live: () => pipeline.live,
     progress: () => pipeline.progress,
     stallMs: 300,
   });
@@ -96,6 +97,35 @@ Deno.test("no redraw at all (a hung child): restarted even though the engine ans
   try {
     source.start();
     await until(() => source.starts >= 2, 5000);
+  } finally {
+    await source.stop();
+    pipeline.stop();
+    await Deno.remove(docker);
+  }
+});
+
+const PLACEHOLDER =
+  '{"BlockIO":"--","CPUPerc":"--","Container":"aaaaaaaaaaaa","ID":"aaaaaaaaaaaa1","MemPerc":"--","MemUsage":"-- / --","Name":"a","NetIO":"--","PIDs":"--"}';
+
+Deno.test("placeholder rows only, engine answering (it came back): restarted", async () => {
+  const docker = await fakeDocker(
+    `while true; do printf '\\033[H%s\\033[K\\n\\033[J' '${PLACEHOLDER}'; sleep 0.1; done`,
+    true,
+  );
+  const pipeline = new Pipeline({ intervalMs: 60_000, mode: "max", onInterval: () => {} });
+  const source = new DockerStatsSource({
+    docker,
+    onChunk: (c) => pipeline.push(c),
+    redraws: () => pipeline.counters.redraws,
+    live: () => pipeline.live,
+    progress: () => pipeline.progress,
+    stallMs: 300,
+    initialBackoffMs: 20,
+  });
+  try {
+    source.start();
+    await until(() => source.starts >= 2, 5000);
+    assert.equal(pipeline.counters.samples, 0);
   } finally {
     await source.stop();
     pipeline.stop();
