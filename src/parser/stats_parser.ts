@@ -132,6 +132,9 @@ export class StatsParser {
   #discarding = false;
   /** Container IDs sampled in the current redraw. */
   readonly #seen = new Set<string>();
+  /** Row texts that gave a sample in the current redraw: the repeated table of CLI 28 to 29.3
+   * is recognised by its text, without parsing it again. */
+  readonly #seenText = new Set<string>();
   /** Whether any escape code was ever seen (else every repeat starts a redraw). */
   #framed = false;
   /** Rows (of any kind) since the last redraw boundary. */
@@ -163,6 +166,7 @@ export class StatsParser {
     if (!this.#discarding && rest.length > 0) this.#line(rest);
     this.#discarding = false;
     this.#seen.clear();
+    this.#seenText.clear();
   }
 
   #text(text: string): void {
@@ -210,6 +214,7 @@ export class StatsParser {
     if (this.#rowsInRedraw === 0) this.counters.emptyRedraws++;
     this.#rowsInRedraw = 0;
     this.#seen.clear();
+    this.#seenText.clear();
     this.#onRedraw?.();
   }
 
@@ -250,6 +255,10 @@ export class StatsParser {
   #row(text: string): void {
     this.counters.lines++;
     this.#rowsInRedraw++;
+    if (this.#framed && this.#seenText.has(text)) {
+      this.counters.duplicates++;
+      return;
+    }
     let sample: Sample | null;
     try {
       sample = parseStatsRow(text);
@@ -270,6 +279,7 @@ export class StatsParser {
       this.#boundary();
     }
     this.#seen.add(sample.id);
+    if (this.#framed) this.#seenText.add(text);
     this.counters.samples++;
     this.#onSample(sample);
   }
