@@ -7,7 +7,11 @@
  */
 import assert from "node:assert/strict";
 import { Pipeline } from "../../src/pipeline.ts";
-import { DockerStatsSource, findOnPath } from "../../src/source/docker_stats.ts";
+import {
+  DockerStatsSource,
+  type DockerStatsSourceOptions,
+  findOnPath,
+} from "../../src/source/docker_stats.ts";
 
 const ROW =
   '{"BlockIO":"0B / 0B","CPUPerc":"1.00%","Container":"aaaaaaaaaaaa","ID":"aaaaaaaaaaaa1","MemPerc":"0.10%","MemUsage":"1MiB / 2GiB","Name":"a","NetIO":"0B / 0B","PIDs":"1"}';
@@ -27,6 +31,34 @@ async function until(cond: () => boolean, ms: number): Promise<void> {
   }
 }
 
+/** Runs `fn` with a source supervising `docker` into a pipeline, and tears both down. */
+async function withSource(
+  docker: string,
+  options: Partial<DockerStatsSourceOptions>,
+  fn: (source: DockerStatsSource, pipeline: Pipeline) => Promise<void>,
+): Promise<void> {
+  const pipeline = new Pipeline({ intervalMs: 60_000, mode: "max", onInterval: () => {} });
+  const source = new DockerStatsSource({
+    docker,
+    onChunk: (c) => pipeline.push(c),
+    onEnd: () => pipeline.endOfStream(),
+    redraws: () => pipeline.counters.redraws,
+    live: () => pipeline.live,
+    progress: () => pipeline.progress,
+    stallMs: 300,
+    initialBackoffMs: 20,
+    ...options,
+  });
+  try {
+    source.start();
+    await fn(source, pipeline);
+  } finally {
+    await source.stop();
+    pipeline.stop();
+    await Deno.remove(docker);
+  }
+}
+
 /** A stand-in `docker`: `version` answers (or fails), anything else runs `stats`. */
 function fakeDocker(stats: string, engineUp: boolean): Promise<string> {
   return script(
@@ -37,100 +69,42 @@ function fakeDocker(stats: string, engineUp: boolean): Promise<string> {
 const FROZEN = `while true; do printf '\\033[H%s\\033[K\\n\\033[J' '${ROW}'; sleep 0.1; done`;
 
 Deno.test("frozen output and an engine that does not answer: the child is restarted", async () => {
-  // Redraws the same row forever, as a CLI does after the engine behind it died.
-  const docker = await fakeDocker(FROZEN, false);
-  const pipeline = new Pipeline({ intervalMs: 60_000, mode: "max", onInterval: () => {} });
-  const source = new DockerStatsSource({
-    docker,
-    onChunk: (c) => pipeline.push(c),
-    onEnd: () => pipeline.endOfStream(),
-    redraws: () => pipeline.counters.redraws,
-    progress: () => pipeline.progress,
-    stallMs: 400,
-    initialBackoffMs: 20,
-  });
-  try {
-    source.start();
+  await withSource(await fakeDocker(FROZEN, false), { stallMs: 400 }, async (source, pipeline) => {
     await until(() => source.starts >= 2, 5000);
     assert.ok(pipeline.counters.samples > 3, "samples flowed before the restart");
-  } finally {
-    await source.stop();
-    pipeline.stop();
-    await Deno.remove(docker);
-  }
+  });
 });
 
 Deno.test("frozen output while the engine answers (an idle host): no restart", async () => {
-  const docker = await fakeDocker(FROZEN, true);
-  const pipeline = new Pipeline({ intervalMs: 60_000, mode: "max", onInterval: () => {} });
-  const source = new DockerStatsSource({
-    docker,
-    onChunk: (c) => pipeline.push(c),
-    redraws: () => pipeline.counters.redraws,
-    live: () => pipeline.live,
-    progress: () => pipeline.progress,
-    stallMs: 300,
-  });
-  try {
-    source.start();
+  await withSource(await fakeDocker(FROZEN, true), {}, async (source, pipeline) => {
     await new Promise((r) => setTimeout(r, 2000));
     assert.equal(source.starts, 1, "an idle host keeps its stream: no gap in the samples");
     assert.ok(pipeline.counters.samples > 10);
-  } finally {
-    await source.stop();
-    pipeline.stop();
-    await Deno.remove(docker);
-  }
+  });
 });
 
 Deno.test("no redraw at all (a hung child): restarted even though the engine answers", async () => {
-  const docker = await fakeDocker("exec sleep 30", true);
-  const pipeline = new Pipeline({ intervalMs: 60_000, mode: "max", onInterval: () => {} });
-  const source = new DockerStatsSource({
-    docker,
-    onChunk: (c) => pipeline.push(c),
-    redraws: () => pipeline.counters.redraws,
-    progress: () => pipeline.progress,
-    stallMs: 300,
-    initialBackoffMs: 20,
-  });
-  try {
-    source.start();
+  await withSource(await fakeDocker("exec sleep 30", true), {}, async (source, pipeline) => {
     await until(() => source.starts >= 2, 5000);
-  } finally {
-    await source.stop();
-    pipeline.stop();
-    await Deno.remove(docker);
-  }
+    assert.equal(pipeline.counters.redraws, 0);
+  });
 });
 
 const PLACEHOLDER =
   '{"BlockIO":"--","CPUPerc":"--","Container":"aaaaaaaaaaaa","ID":"aaaaaaaaaaaa1","MemPerc":"--","MemUsage":"-- / --","Name":"a","NetIO":"--","PIDs":"--"}';
 
 Deno.test("placeholder rows only, engine answering (it came back): restarted", async () => {
-  const docker = await fakeDocker(
-    `while true; do printf '\\033[H%s\\033[K\\n\\033[J' '${PLACEHOLDER}'; sleep 0.1; done`,
-    true,
+  await withSource(
+    await fakeDocker(
+      `while true; do printf '\\033[H%s\\033[K\\n\\033[J' '${PLACEHOLDER}'; sleep 0.1; done`,
+      true,
+    ),
+    {},
+    async (source, pipeline) => {
+      await until(() => source.starts >= 2, 5000);
+      assert.equal(pipeline.counters.samples, 0);
+    },
   );
-  const pipeline = new Pipeline({ intervalMs: 60_000, mode: "max", onInterval: () => {} });
-  const source = new DockerStatsSource({
-    docker,
-    onChunk: (c) => pipeline.push(c),
-    redraws: () => pipeline.counters.redraws,
-    live: () => pipeline.live,
-    progress: () => pipeline.progress,
-    stallMs: 300,
-    initialBackoffMs: 20,
-  });
-  try {
-    source.start();
-    await until(() => source.starts >= 2, 5000);
-    assert.equal(pipeline.counters.samples, 0);
-  } finally {
-    await source.stop();
-    pipeline.stop();
-    await Deno.remove(docker);
-  }
 });
 
 Deno.test("changing values keep the child running", async () => {
