@@ -11,7 +11,7 @@
  *   no pause (the Rust original's method at its best): the peak it caught and whether it saw
  *   the 2 s container.
  */
-import { DOCKER_STATS_ARGS } from "../src/source/docker_stats.ts";
+import { DOCKER_STATS_ARGS } from "../src/source/docker_stats/source.ts";
 import { startBenchDaemon } from "./lib/daemon.ts";
 import { PREFIX, removeContainers, runContainer, sh } from "./lib/docker.ts";
 import type { QuestDB } from "../tests/helpers/questdb.ts";

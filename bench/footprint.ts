@@ -14,7 +14,7 @@
  * SIGTERM so shutdown work is not counted. Engine CPU = dockerd, and separately containerd with
  * its shims, as deltas over the period; "extra" = period minus the idle period of the same run.
  */
-import { DOCKER_STATS_ARGS } from "../src/source/docker_stats.ts";
+import { DOCKER_STATS_ARGS } from "../src/source/docker_stats/source.ts";
 import { PUBLISHED, startBenchDaemon } from "./lib/daemon.ts";
 import {
   ensureBusyboxImage,

@@ -10,7 +10,7 @@
  *
  * Run: deno bench --allow-read --allow-env bench/parser_bench.ts
  */
-import { StatsParser } from "../src/parser/stats_parser.ts";
+import { StatsParser } from "../src/source/docker_stats/parser.ts";
 import { Pipeline } from "../src/pipeline.ts";
 import { FastStatsParser } from "./proto/fast_stats_parser.ts";
 import { parserWorkloads } from "./lib/workloads.ts";

@@ -65,7 +65,7 @@ export function buildProtoMain(): string {
   const pipeline = pipelineSrc
     .replace(
       parserImport,
-      `import type { ParserCounters } from "${ROOT}src/parser/stats_parser.ts";\n` +
+      `import type { ParserCounters } from "${ROOT}src/source/docker_stats/parser.ts";\n` +
         `import { FastStatsParser as StatsParser } from "${ROOT}bench/proto/fast_stats_parser.ts";`,
     )
     .replaceAll('from "./', `from "${ROOT}src/`);

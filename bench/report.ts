@@ -678,7 +678,7 @@ function improvements(
     p("### Stats source: no restart of an idle stream (commit 54f472b)");
     p();
     p("The fidelity benchmark's first runs showed the 3 s burst at about 60 % of its printed");
-    p("peak. Cause: the stall watch of src/source/docker_stats.ts counted a stream whose values");
+    p("peak. Cause: the stall watch of src/source/docker_stats/source.ts counted a stream whose values");
     p("do not change (every container idle) as frozen and killed and restarted the");
     p("`docker stats` child 10 s after the last change; the restart (kill, backoff, new CLI whose first");
     p("event has no previous CPU reading) left a gap of seconds that swallowed most of the");
@@ -709,7 +709,7 @@ function improvements(
     p("### Parser: skip the repeated table before parsing it");
     p();
     p("CLI 28 to 29.3 print every redraw's table twice (`ESC[H`, rows, `ESC[H`, the same rows");
-    p("with ` ESC[K`, `ESC[J`). `StatsParser.#row` (src/parser/stats_parser.ts) JSON-parses and");
+    p("with ` ESC[K`, `ESC[J`). `StatsParser.#row` (src/source/docker_stats/parser.ts) JSON-parses and");
     p("unit-parses every row of the second copy and only then drops it as a duplicate by ID:");
     p("half of its row parsing is thrown away. The prototype (bench/proto/fast_stats_parser.ts)");
     p("counts the cursor homes of a redraw; from the second on, a row whose text equals the row");

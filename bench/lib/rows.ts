@@ -3,7 +3,7 @@
  * generated 200-container stream through the real parser and reducers.
  */
 import { IlpEncoder } from "../../src/ilp/encoder.ts";
-import { StatsParser } from "../../src/parser/stats_parser.ts";
+import { StatsParser } from "../../src/source/docker_stats/parser.ts";
 import { encodeContainerRows } from "../../src/schema/container_table.ts";
 import { IntervalAggregator } from "../../src/reducer/interval.ts";
 import type { Mode } from "../../src/reducer/reducer.ts";

@@ -5,7 +5,7 @@
  */
 import { Buffer } from "node:buffer";
 import { type Chunk, concatChunks, loadRecording } from "../../tests/helpers/recording.ts";
-import { StatsParser } from "../../src/parser/stats_parser.ts";
+import { StatsParser } from "../../src/source/docker_stats/parser.ts";
 
 /** A stream to parse: its chunks, total bytes and how many samples the parser gets from it. */
 export interface Workload {

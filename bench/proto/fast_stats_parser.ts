@@ -1,5 +1,5 @@
 /**
- * PROTOTYPE of a proposed change to src/parser/stats_parser.ts (the daemon does not use it):
+ * PROTOTYPE of a proposed change to src/source/docker_stats/parser.ts (the daemon does not use it):
  * `StatsParser` with the repeated table of CLI 28 to 29.3 recognised *before* row parsing.
  *
  * Those CLIs print every redraw's table twice: `ESC[H`, the rows, `ESC[H`, the same rows each
@@ -14,7 +14,7 @@
  * skip reasons are exactly those of src/ (bench/parser_bench.ts checks this on every stream
  * before timing, and on edge cases).
  *
- * Copied from src/parser/stats_parser.ts; the changes are marked `PROTO`.
+ * Copied from src/source/docker_stats/parser.ts; the changes are marked `PROTO`.
  */
 import type { Sample } from "../../src/sample.ts";
 import {
@@ -23,7 +23,7 @@ import {
   parseStatsRow,
   type SkipReason,
   type StatsParserOptions,
-} from "../../src/parser/stats_parser.ts";
+} from "../../src/source/docker_stats/parser.ts";
 
 const ESC = "\x1b";
 

@@ -9,6 +9,8 @@ import { type ClientConfig, parseQuestdbTarget } from "../ilp/config.ts";
 import { IlpEncoder } from "../ilp/encoder.ts";
 import type { Mode } from "../reducer/reducer.ts";
 import { validateDiskArgument } from "../disks/collector.ts";
+import { describeConfig } from "../ilp/config.ts";
+import { type LogLevelName, parseLogLevel } from "../service/logging.ts";
 
 /** The daemon's effective configuration. */
 export interface Config {
@@ -236,5 +238,75 @@ export function parseFlags(
     hostRoot: o.hostRoot,
     bufferRows: o.bufferRows,
     spoolDir: o.spoolDir ?? defaultSpoolDir(env),
+  };
+}
+
+/** Environment variables the daemon reads (the start task grants exactly these). */
+export const ENV_NAMES = [
+  "LOG_LEVEL",
+  "RUST_LOG",
+  "QDB_CLIENT_CONF",
+  "NOTIFY_SOCKET",
+  "WATCHDOG_USEC",
+  "WATCHDOG_PID",
+  "JOURNAL_STREAM",
+  "STATE_DIRECTORY",
+  "HOME",
+  "PATH",
+] as const;
+
+/** What {@link parseCommandLine} gives when the daemon may start. */
+export interface CommandLine {
+  /** The configuration. */
+  config: Config;
+  /** The variables of {@link ENV_NAMES}. */
+  env: Record<string, string | undefined>;
+  /** Log level from LOG_LEVEL or RUST_LOG. */
+  level: LogLevelName;
+}
+
+/**
+ * Reads the process's arguments and environment.
+ * @param argv arguments after the program name.
+ * @returns the configuration, or the exit status when the process must exit now (0 after
+ *   --help/--version, 2 after a bad flag or log level: one line was printed to stderr).
+ */
+export function parseCommandLine(argv: readonly string[]): CommandLine | number {
+  const env: Record<string, string | undefined> = Object.fromEntries(
+    ENV_NAMES.map((name) => [name, Deno.env.get(name)]),
+  );
+  const utf8 = new TextEncoder();
+  try {
+    const config = parseFlags(argv, env, {
+      out: (s) => Deno.stdout.writeSync(utf8.encode(s)),
+      err: (s) => Deno.stderr.writeSync(utf8.encode(s)),
+    });
+    return { config, env, level: parseLogLevel(env) };
+  } catch (e) {
+    if (e instanceof FlagExit) return e.exitCode;
+    if (e instanceof RangeError) {
+      Deno.stderr.writeSync(utf8.encode(`error: ${e.message}\n`));
+      return 2;
+    }
+    throw e;
+  }
+}
+
+/**
+ * The configuration as logged at startup: every setting, no secrets.
+ * @returns name to value, in a stable order.
+ */
+export function startupFields(config: Config): Record<string, string | number> {
+  return {
+    node: config.node,
+    mode: config.mode,
+    interval: `${config.intervalMs / 1000}s`,
+    table: config.table,
+    questdb: describeConfig(config.questdb),
+    disks: config.disks.length ? config.disks.join(",") : "none",
+    diskTable: config.diskTable,
+    watchdog: config.watchdog,
+    bufferRows: config.bufferRows,
+    spoolDir: config.spoolDir,
   };
 }

@@ -17,11 +17,17 @@ import { getLogger } from "@logtape/logtape";
 import { IlpDeliveryError, type IlpTransport } from "../ilp/transport.ts";
 import { type Batch, BatchQueue } from "./queue.ts";
 import type { Spool } from "./spool.ts";
+import type { RowSink } from "./sink.ts";
+import type { EncodeOptions } from "../schema/table.ts";
 
 const log = getLogger(["container-statsd", "delivery"]);
 
 /** Options for {@link Delivery}. */
 export interface DeliveryOptions {
+  /** Sink name for logs and STATUS. Default `questdb`. */
+  name?: string;
+  /** How rows are encoded for this sink. Default: every column. */
+  encoding?: EncodeOptions;
   /** Where batches go (HTTP or TCP). */
   transport: IlpTransport;
   /** Queue capacity in rows (--buffer-rows). */
@@ -57,7 +63,11 @@ export interface DeliveryStats {
 }
 
 /** The delivery loop. */
-export class Delivery {
+export class Delivery implements RowSink {
+  /** @inheritdoc */
+  readonly name: string;
+  /** @inheritdoc */
+  readonly encoding: EncodeOptions;
   /** Running totals; read them, do not write them. */
   readonly stats: DeliveryStats = {
     deliveredRows: 0,
@@ -87,6 +97,8 @@ export class Delivery {
 
   /** Makes an idle delivery loop; call {@link Delivery.start}. */
   constructor(o: DeliveryOptions) {
+    this.name = o.name ?? "questdb";
+    this.encoding = o.encoding ?? {};
     this.#t = o.transport;
     this.#queue = new BatchQueue(o.bufferRows);
     this.#spool = o.spool;

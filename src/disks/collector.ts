@@ -24,6 +24,7 @@
  * @module
  */
 
+import { getLogger } from "@logtape/logtape";
 import { readdir, readFile, stat, statfs } from "node:fs/promises";
 import { type DiskKind } from "./block_kind.ts";
 import { type DiskStatsEntry, parseDiskStats } from "./diskstats.ts";
@@ -531,4 +532,23 @@ export class DiskCollector {
       }
     }
   }
+}
+
+/**
+ * Opens the disk source for `--disks`: warns once when host files cannot be read (see
+ * {@link checkHostAccess}) and returns the per-interval reader.
+ * @param config `disks` and `hostRoot` of the daemon's configuration.
+ * @returns `collect`, one reading per configured disk.
+ */
+export async function openDisks(
+  config: { disks: readonly string[]; hostRoot: string },
+): Promise<() => Promise<DiskReading[]>> {
+  const log = getLogger(["container-statsd", "disks"]);
+  const problem = await checkHostAccess(config.hostRoot);
+  if (problem !== null) log.warn(problem);
+  const collector = new DiskCollector([...config.disks], {
+    hostRoot: config.hostRoot,
+    onWarning: (message) => log.warn(message),
+  });
+  return () => collector.collect();
 }

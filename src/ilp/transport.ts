@@ -29,6 +29,12 @@ export interface IlpTransport {
   send(body: string): Promise<void>;
   /** Releases connections. The transport may be used again afterwards (it reconnects). */
   close(): Promise<void>;
+  /**
+   * Runs one SQL statement on the server, where the transport can (QuestDB over HTTP `/exec`);
+   * absent otherwise. Used to create tables with DEDUP before the first send.
+   * @throws {IlpDeliveryError} on failure (`retryable` as for `send`).
+   */
+  exec?(sql: string): Promise<{ dataset?: unknown[][] }>;
 }
 
 /**

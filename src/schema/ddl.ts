@@ -4,17 +4,16 @@
  * replace the rows instead of doubling them (QuestDB docs "Deduplication").
  */
 import { getLogger } from "@logtape/logtape";
+import { type TableDecl, TIMESTAMP_COLUMN } from "./table.ts";
 
 const log = getLogger(["container-statsd", "schema"]);
 
-/** A table the daemon writes. */
+/** A table the daemon writes: its declaration and the name the flags gave it. */
 export interface TableSpec {
   /** Table name (validated). */
   name: string;
-  /** [column, QuestDB type] in order; must include the designated `timestamp`. */
-  columns: ReadonlyArray<readonly [string, string]>;
-  /** Columns of `DEDUP UPSERT KEYS`; must include `timestamp`. */
-  upsertKeys: readonly string[];
+  /** The declaration (columns, types, upsert keys). */
+  decl: TableDecl<never>;
 }
 
 /** Quotes a table or column name for QuestDB SQL. */
@@ -27,10 +26,13 @@ function ident(name: string): string {
  * @returns the SQL text.
  */
 export function createTableSql(spec: TableSpec): string {
-  const cols = spec.columns.map(([c, t]) => `${ident(c)} ${t}`).join(", ");
+  const cols = [
+    ...spec.decl.columns.map((c) => `${ident(c.name)} ${c.type}`),
+    `${ident(TIMESTAMP_COLUMN)} TIMESTAMP`,
+  ].join(", ");
   return `CREATE TABLE IF NOT EXISTS ${ident(spec.name)} (${cols}) ` +
-    `TIMESTAMP(timestamp) PARTITION BY DAY WAL ` +
-    `DEDUP UPSERT KEYS(${spec.upsertKeys.join(", ")})`;
+    `TIMESTAMP(${TIMESTAMP_COLUMN}) PARTITION BY DAY WAL ` +
+    `DEDUP UPSERT KEYS(${spec.decl.upsertKeys.join(", ")})`;
 }
 
 /** Runs SQL on QuestDB (HTTP /exec) and returns the result rows. */
@@ -51,7 +53,7 @@ export async function ensureTables(exec: SqlExec, specs: readonly TableSpec[]): 
       log.info(
         "Table {table} exists without DEDUP UPSERT KEYS; a resend after a timeout may " +
           "duplicate rows. Enable it with: ALTER TABLE {table} DEDUP ENABLE UPSERT KEYS({keys})",
-        { table: spec.name, keys: spec.upsertKeys.join(", ") },
+        { table: spec.name, keys: spec.decl.upsertKeys.join(", ") },
       );
     }
   }

@@ -278,41 +278,24 @@ export interface ServiceNotifier {
   /** The watchdog timeout honoured, microseconds, or `null` when no watchdog pings are sent. */
   readonly watchdogUsec: number | null;
   /**
-   * Starts the watchdog pings (every `WATCHDOG_USEC / 2`, only while
-   * {@link ServiceNotifier.markSample} keeps being called; starting counts as a sample, so the
-   * stream gets one health window to deliver). Optional: {@link ServiceNotifier.ready} starts
-   * them too. Does nothing when there is no watchdog, when already started, or after
-   * {@link ServiceNotifier.stopping}.
+   * Starts the watchdog pings (every `WATCHDOG_USEC / 2`, only while `healthy(now)` holds on
+   * the monotonic clock). Does nothing when there is no watchdog, when already started, or
+   * after {@link ServiceNotifier.stopping}.
+   * @param healthy the source's `SourceHealth.healthy`.
    */
-  start(): void;
-  /**
-   * Sends `READY=1` (with `STATUS=` if given), then starts the watchdog pings if
-   * {@link ServiceNotifier.start} has not.
-   */
+  start(healthy: (nowMs: number) => boolean): void;
+  /** Sends `READY=1` (with `STATUS=` if given). */
   ready(status?: string): Promise<void>;
   /** Sends `STATUS=`. */
   status(text: string): Promise<void>;
   /** Stops the watchdog pings, then sends `STOPPING=1` (with `STATUS=` if given). */
   stopping(status?: string): Promise<void>;
-  /**
-   * Marks that the pipeline got a `docker stats` sample, keeping the watchdog healthy. Call it
-   * for every redraw if possible, an empty one included: a host without running containers
-   * produces no rows, and without marks the watchdog stops pinging.
-   *
-   * @param _atMs The pipeline's sample time (wall clock). Accepted so that it fits
-   *   `onSample(nowMs)`, and ignored: the sample is stamped on the watchdog's monotonic clock
-   *   when this is called, so a wall-clock step (NTP, a manual date change) can neither fake
-   *   health nor cause a restart.
-   */
-  markSample(_atMs?: number): void;
   /** Stops the watchdog and closes the socket. Safe to call more than once. */
   close(): void;
 }
 
 /** Options of {@link createServiceNotifier}; meant for tests. */
 export interface ServiceNotifierOptions {
-  /** Health window of the watchdog, milliseconds; see `WatchdogOptions.healthWindowMs`. */
-  readonly healthWindowMs?: number;
   /** Monotonic clock of the watchdog, milliseconds; defaults to `performance.now()`. */
   readonly now?: () => number;
 }
@@ -336,9 +319,8 @@ export interface ServiceNotifierOptions {
  * @example
  * ```ts
  * const service = createServiceNotifier(flags.watchdog);
- * service.start(); // optional: ready() starts the watchdog too
+ * service.start((now) => source.health.healthy(now));
  * await service.ready("Collecting docker stats");
- * // per parsed redraw: service.markSample();
  * await service.stopping("Publishing the last interval");
  * service.close();
  * ```
@@ -365,7 +347,6 @@ export function createServiceNotifier(
     return inactiveNotifier();
   }
   const state = watchdogState(environment, pid);
-  let watchdog: Watchdog | null = null;
   switch (state.kind) {
     case "unset":
       logger.warn(
@@ -382,41 +363,33 @@ export function createServiceNotifier(
         { watchdogPid: state.watchdogPid, pid },
       );
       break;
-    case "enabled": {
-      const watchdogOptions = {
-        intervalUsec: state.usec,
-        ping: () => notifier.watchdogPing(),
-        ...(options.healthWindowMs === undefined ? {} : { healthWindowMs: options.healthWindowMs }),
-        ...(options.now === undefined ? {} : { now: options.now }),
-      };
-      watchdog = new Watchdog(watchdogOptions);
-      logger.info(
-        "systemd watchdog: WATCHDOG=1 every {periodMs} ms while a docker stats sample is at " +
-          "most {windowMs} ms old",
-        { periodMs: watchdog.periodMs, windowMs: watchdog.healthWindowMs },
-      );
+    case "enabled":
       break;
-    }
   }
+  let watchdog: Watchdog | null = null;
   let stopped = false;
   return {
     notifying: true,
     watchdogUsec: state.kind === "enabled" ? state.usec : null,
-    start(): void {
-      if (!stopped) watchdog?.start();
+    start(healthy: (nowMs: number) => boolean): void {
+      if (stopped || watchdog !== null || state.kind !== "enabled") return;
+      watchdog = new Watchdog({
+        intervalUsec: state.usec,
+        ping: () => notifier.watchdogPing(),
+        healthy,
+        ...(options.now === undefined ? {} : { now: options.now }),
+      });
+      logger.info("systemd watchdog: WATCHDOG=1 every {periodMs} ms while the source is healthy", {
+        periodMs: watchdog.periodMs,
+      });
+      watchdog.start();
     },
-    async ready(status?: string): Promise<void> {
-      await notifier.ready(status);
-      if (!stopped) watchdog?.start();
-    },
+    ready: (status?: string) => notifier.ready(status),
     status: (text: string) => notifier.status(text),
     async stopping(status?: string): Promise<void> {
       stopped = true;
       watchdog?.stop();
       await notifier.stopping(status);
-    },
-    markSample(): void {
-      watchdog?.markSample();
     },
     close(): void {
       stopped = true;
@@ -434,7 +407,6 @@ function inactiveNotifier(): ServiceNotifier {
     ready: () => Promise.resolve(),
     status: () => Promise.resolve(),
     stopping: () => Promise.resolve(),
-    markSample: () => {},
     close: () => {},
   };
 }

@@ -9,12 +9,6 @@ import { getLogger } from "@logtape/logtape";
 
 const logger = getLogger(["container-statsd", "watchdog"]);
 
-/**
- * Shortest health window in production, milliseconds: `docker stats` refreshes each container
- * about once a second, so ten seconds without a redraw means the stream is stuck, not slow.
- */
-export const MIN_HEALTH_WINDOW_MS = 10_000;
-
 /** Options of {@link Watchdog}. */
 export interface WatchdogOptions {
   /**
@@ -26,11 +20,10 @@ export interface WatchdogOptions {
   /** Sends one `WATCHDOG=1`; must not throw (a rejection is logged and ignored). */
   readonly ping: () => Promise<void> | void;
   /**
-   * How long after the last sample the daemon still counts as healthy, milliseconds. Defaults
-   * to `max(MIN_HEALTH_WINDOW_MS, intervalUsec / 1000)`. A smaller value is meant for tests
-   * only: it skips the production floor.
+   * Whether the daemon does its work at `nowMs` (on this watchdog's clock): the source's
+   * `SourceHealth.healthy`, which owns the health window `max(10 s, WATCHDOG_USEC)`.
    */
-  readonly healthWindowMs?: number;
+  readonly healthy: (nowMs: number) => boolean;
   /**
    * How late a tick may fire before it counts as starved and its ping is skipped,
    * milliseconds. Defaults to the ping period (half of `intervalUsec`).
@@ -46,9 +39,8 @@ export interface WatchdogOptions {
  * service; ping only while the service does its work).
  *
  * Healthy means both:
- * - a stats sample was marked ({@link Watchdog.markSample}) within the health window,
- *   `max(10 s, WATCHDOG_USEC)` by default; {@link Watchdog.start} counts as a sample, which gives
- *   `docker stats` one window to produce its first redraw;
+ * - the source says so (`options.healthy`, the source's health object: real samples within
+ *   `max(10 s, WATCHDOG_USEC)`);
  * - the timer itself is not starved: a tick that fires more than the tolerance (default: one
  *   period) after it was due means the event loop was blocked, and that tick sends nothing.
  *
@@ -57,10 +49,12 @@ export interface WatchdogOptions {
  *
  * @example
  * ```ts
- * const dog = new Watchdog({ intervalUsec: 30_000_000, ping: () => notifier.watchdogPing() });
+ * const dog = new Watchdog({
+ *   intervalUsec: 30_000_000,
+ *   ping: () => notifier.watchdogPing(),
+ *   healthy: (now) => source.health.healthy(now),
+ * });
  * dog.start();
- * // for each parsed docker stats redraw:
- * dog.markSample();
  * // on shutdown:
  * dog.stop();
  * ```
@@ -68,8 +62,6 @@ export interface WatchdogOptions {
 export class Watchdog {
   /** Time between ticks, milliseconds (`WATCHDOG_USEC / 2000`). */
   readonly periodMs: number;
-  /** A sample older than this makes the daemon unhealthy, milliseconds. */
-  readonly healthWindowMs: number;
   /** A tick later than this is starved and sends nothing, milliseconds. */
   readonly lateToleranceMs: number;
 
@@ -77,15 +69,15 @@ export class Watchdog {
   readonly #now: () => number;
   #timer: ReturnType<typeof setTimeout> | undefined;
   #due = 0;
-  #lastSample: number | undefined;
+  readonly #healthy: (nowMs: number) => boolean;
   #withholding = false;
 
   /**
    * Creates a stopped watchdog; call {@link Watchdog.start} to begin ticking.
    *
    * @param options See {@link WatchdogOptions}.
-   * @throws {RangeError} When `intervalUsec`, `healthWindowMs` or `lateToleranceMs` is not a
-   *   positive finite number.
+   * @throws {RangeError} When `intervalUsec` or `lateToleranceMs` is not a positive finite
+   *   number.
    */
   constructor(options: WatchdogOptions) {
     const { intervalUsec } = options;
@@ -95,20 +87,14 @@ export class Watchdog {
       );
     }
     this.periodMs = intervalUsec / 2000;
-    this.healthWindowMs = options.healthWindowMs ??
-      Math.max(MIN_HEALTH_WINDOW_MS, intervalUsec / 1000);
     this.lateToleranceMs = options.lateToleranceMs ?? this.periodMs;
-    for (
-      const [name, value] of [
-        ["healthWindowMs", this.healthWindowMs],
-        ["lateToleranceMs", this.lateToleranceMs],
-      ] as const
-    ) {
-      if (!(Number.isFinite(value) && value > 0)) {
-        throw new RangeError(`Invalid watchdog ${name} ${value} ms: expected a positive number`);
-      }
+    if (!(Number.isFinite(this.lateToleranceMs) && this.lateToleranceMs > 0)) {
+      throw new RangeError(
+        `Invalid watchdog lateToleranceMs ${this.lateToleranceMs} ms: expected a positive number`,
+      );
     }
     this.#ping = options.ping;
+    this.#healthy = options.healthy;
     this.#now = options.now ?? (() => performance.now());
   }
 
@@ -118,14 +104,13 @@ export class Watchdog {
   }
 
   /**
-   * Starts ticking; the first ping is due one period from now. Starting counts as a sample.
-   * Calling it while running does nothing.
+   * Starts ticking; the first ping is due one period from now. Calling it while running does
+   * nothing.
    *
    * @param nowMs The current time on the watchdog's clock, milliseconds; defaults to it.
    */
   start(nowMs: number = this.#now()): void {
     if (this.#timer !== undefined) return;
-    this.#lastSample = nowMs;
     this.#withholding = false;
     this.#schedule(nowMs);
   }
@@ -134,28 +119,6 @@ export class Watchdog {
   stop(): void {
     if (this.#timer !== undefined) clearTimeout(this.#timer);
     this.#timer = undefined;
-  }
-
-  /**
-   * Records that the pipeline parsed a `docker stats` redraw. Call it for every redraw, an
-   * empty one included, so that a host without running containers still counts as healthy.
-   *
-   * @param nowMs The time of the sample on the watchdog's clock (`options.now`, by default
-   *   `performance.now()`), milliseconds; omit it to use that clock. Do not pass `Date.now()`
-   *   unless `options.now` is `Date.now` too.
-   */
-  markSample(nowMs: number = this.#now()): void {
-    this.#lastSample = nowMs;
-  }
-
-  /**
-   * Whether the last sample is within the health window.
-   *
-   * @param nowMs The current time on the watchdog's clock, milliseconds; defaults to it.
-   * @returns `false` before any sample or {@link Watchdog.start}.
-   */
-  isHealthy(nowMs: number = this.#now()): boolean {
-    return this.#lastSample !== undefined && nowMs - this.#lastSample <= this.healthWindowMs;
   }
 
   #schedule(nowMs: number): void {
@@ -175,22 +138,18 @@ export class Watchdog {
         "Watchdog tick fired {lateMs} ms late (event loop starved); skipping this WATCHDOG=1",
         { lateMs: Math.round(lateMs) },
       );
-    } else if (!this.isHealthy(nowMs)) {
+    } else if (!this.#healthy(nowMs)) {
       if (!this.#withholding) {
         this.#withholding = true;
         logger.warn(
-          "No docker stats sample for {sinceMs} ms (limit {windowMs} ms); withholding " +
-            "WATCHDOG=1 so that systemd restarts the service if this persists",
-          {
-            sinceMs: this.#lastSample === undefined ? null : Math.round(nowMs - this.#lastSample),
-            windowMs: this.healthWindowMs,
-          },
+          "The source shows no samples; withholding WATCHDOG=1 so that systemd restarts the " +
+            "service if this persists",
         );
       }
     } else {
       if (this.#withholding) {
         this.#withholding = false;
-        logger.info("docker stats samples resumed; watchdog pings resumed");
+        logger.info("Samples resumed; watchdog pings resumed");
       }
       try {
         Promise.resolve(this.#ping()).catch((error: unknown) => {

@@ -15,7 +15,7 @@
 
 import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
-import { findOnPath } from "../../src/source/docker_stats.ts";
+import { findOnPath } from "../../src/source/docker_stats/source.ts";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url)).replace(/\/$/, "");
 const RUN_SH = `${ROOT}/run.sh`;

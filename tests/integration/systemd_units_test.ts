@@ -15,7 +15,7 @@
 
 import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
-import { findOnPath } from "../../src/source/docker_stats.ts";
+import { findOnPath } from "../../src/source/docker_stats/source.ts";
 
 const SYSTEM_UNIT = fileURLToPath(
   new URL("../../systemd/container-statsd.service", import.meta.url),

@@ -11,7 +11,7 @@ import {
   DockerStatsSource,
   type DockerStatsSourceOptions,
   findOnPath,
-} from "../../src/source/docker_stats.ts";
+} from "../../src/source/docker_stats/source.ts";
 
 const ROW =
   '{"BlockIO":"0B / 0B","CPUPerc":"1.00%","Container":"aaaaaaaaaaaa","ID":"aaaaaaaaaaaa1","MemPerc":"0.10%","MemUsage":"1MiB / 2GiB","Name":"a","NetIO":"0B / 0B","PIDs":"1"}';

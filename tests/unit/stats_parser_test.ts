@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { parseStatsRow, type SkipReason, StatsParser } from "../../src/parser/stats_parser.ts";
+import { parseStatsRow, type SkipReason, StatsParser } from "../../src/source/docker_stats/parser.ts";
 import type { Sample } from "../../src/sample.ts";
 import { type Chunk, concatChunks, loadRecording } from "../helpers/recording.ts";
 

@@ -12,7 +12,7 @@
  * container gives at most one sample, so a table printed twice counts once. A stream with no
  * escape codes at all (e.g. `--no-stream`) starts a new redraw whenever a container repeats.
  */
-import type { Sample } from "../sample.ts";
+import type { Sample } from "../../sample.ts";
 import { parseCount, parsePercent, parseSizePair } from "./units.ts";
 
 /** Default cap on one line: 1 MiB (characters of the decoded stream). */
@@ -45,8 +45,11 @@ export interface StatsParserOptions {
   maxLineLength?: number;
   /** Called for every skipped line with the reason and a message naming what was wrong. */
   onSkip?: (reason: SkipReason, message: string) => void;
-  /** Called at every redraw boundary (an empty redraw included). */
-  onRedraw?: () => void;
+  /**
+   * Called at every redraw boundary (an empty redraw included) with the number of rows the
+   * redraw held: samples, placeholders and bad rows alike; 0 for an empty redraw.
+   */
+  onRedraw?: (rows: number) => void;
 }
 
 const ESC = "\x1b";
@@ -123,7 +126,7 @@ export class StatsParser {
   };
   readonly #onSample: (sample: Sample) => void;
   readonly #onSkip: ((reason: SkipReason, message: string) => void) | undefined;
-  readonly #onRedraw: (() => void) | undefined;
+  readonly #onRedraw: ((rows: number) => void) | undefined;
   readonly #maxLine: number;
   readonly #decoder = new TextDecoder();
   /** The incomplete last line of the input so far. */
@@ -210,12 +213,13 @@ export class StatsParser {
   }
 
   #boundary(): void {
+    const rows = this.#rowsInRedraw;
     this.counters.redraws++;
-    if (this.#rowsInRedraw === 0) this.counters.emptyRedraws++;
+    if (rows === 0) this.counters.emptyRedraws++;
     this.#rowsInRedraw = 0;
     this.#seen.clear();
     this.#seenText.clear();
-    this.#onRedraw?.();
+    this.#onRedraw?.(rows);
   }
 
   #line(line: string): void {

@@ -1,0 +1,113 @@
+/**
+ * A closed interval becomes rows, and rows become one batch per sink. One row that cannot be
+ * encoded costs that row alone: it is logged and counted, and every other row of the interval,
+ * disk rows included, is published (Telegraf's serializer skips a bad metric the same way).
+ *
+ * @module
+ */
+import { getLogger } from "@logtape/logtape";
+import type { DiskReading } from "./disks/collector.ts";
+import { IlpEncoder } from "./ilp/encoder.ts";
+import type { ClosedInterval } from "./reducer/interval.ts";
+import type { ContainerRow } from "./reducer/reducer.ts";
+import { encodeRows, msToNs, type TableDecl } from "./schema/table.ts";
+import type { RowSink } from "./delivery/sink.ts";
+
+const log = getLogger(["container-statsd", "publish"]);
+
+/** A table as written: its declaration and the name the flags gave it. */
+export interface NamedTable<R> {
+  /** Table (measurement) name. */
+  readonly name: string;
+  /** Its declaration. */
+  readonly decl: TableDecl<R>;
+}
+
+/** Options of {@link Publisher}. */
+export interface PublisherOptions {
+  /** Value of the `host` symbol (`--node`). */
+  host: string;
+  /** The container table. */
+  containers: NamedTable<ContainerRow>;
+  /** The disk table and the readings of each interval, when `--disks` is given. */
+  disks?: { table: NamedTable<DiskReading>; collect: () => Promise<DiskReading[]> };
+  /** Where batches go. */
+  sinks: readonly RowSink[];
+  /** Called after each interval was handed to the sinks (e.g. to update STATUS). */
+  onPublished?: () => void;
+}
+
+/** Turns closed intervals into batches, in order. */
+export class Publisher {
+  /** Rows that could not be encoded and were dropped (each logged). */
+  rowErrors = 0;
+  readonly #o: PublisherOptions;
+  readonly #encoder = new IlpEncoder();
+  #chain: Promise<void> = Promise.resolve();
+
+  /** Makes the publisher. */
+  constructor(options: PublisherOptions) {
+    this.#o = options;
+  }
+
+  /**
+   * Publishes one interval: its container rows and, with `--disks`, one disk reading per disk,
+   * all stamped with the interval's end. Calls are serialised so intervals reach the sinks in
+   * order; a failure to read the disks is logged and the container rows still go out.
+   * @returns when the interval's batches are queued on every sink.
+   */
+  publish(closed: ClosedInterval): Promise<void> {
+    this.#chain = this.#chain.then(() => this.#publish(closed));
+    return this.#chain;
+  }
+
+  async #publish(closed: ClosedInterval): Promise<void> {
+    const { host, containers, disks, sinks } = this.#o;
+    let readings: DiskReading[] = [];
+    if (disks) {
+      try {
+        readings = await disks.collect();
+      } catch (e) {
+        log.error("Reading disks failed: {error}", { error: (e as Error).message });
+      }
+    }
+    const ts = msToNs(closed.endMs);
+    const context = { host };
+    sinks.forEach((sink, i) => {
+      const onError = i > 0 ? () => {} : (row: { name: string }, e: Error) => {
+        this.rowErrors++;
+        log.error("Dropped row {name} of interval {end}: {error}", {
+          name: row.name,
+          end: new Date(closed.endMs).toISOString(),
+          error: e.message,
+        });
+      };
+      const enc = this.#encoder;
+      encodeRows(
+        enc,
+        containers.decl,
+        containers.name,
+        closed.rows,
+        ts,
+        context,
+        onError,
+        sink.encoding,
+      );
+      if (disks) {
+        encodeRows(
+          enc,
+          disks.table.decl,
+          disks.table.name,
+          readings,
+          ts,
+          context,
+          onError,
+          sink.encoding,
+        );
+      }
+      const rows = enc.rowCount;
+      sink.enqueue({ endMs: closed.endMs, rows, ilp: enc.take() });
+    });
+    this.#o.onPublished?.();
+  }
+}
