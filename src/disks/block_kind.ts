@@ -1,36 +1,19 @@
 /**
  * Pure rules about block devices: device numbers, partition-to-disk naming, and the disk kind
- * (`ssd` / `hdd` / `unknown`) reported in the `type` column.
- *
- * Sources: Documentation/ABI/stable/sysfs-block (`/sys/block/<disk>/queue/rotational`,
- * `/sys/block/<disk>/<part>/partition`, `dev`), Documentation/ABI/testing/sysfs-dev
- * (`/sys/dev/block/MAJ:MIN` symlinks), block/partitions/core.c `add_partition()` (partition
- * names), lib/kobject.c `kobject_set_name_vargs()` (`/` in a name becomes `!` in sysfs),
- * glibc bits/sysmacros.h (`dev_t` encoding).
- *
- * Reading sysfs is done in sysfs.ts; everything here is tested on literal values.
+ * of the `type` column. sysfs.ts reads the files they apply to.
  *
  * @module
  */
 
 /**
- * Kind of the storage behind a disk, the `type` column:
- * - `ssd`: the kernel reports a non-rotational device (`queue/rotational` = 0);
- * - `hdd`: rotational (`queue/rotational` = 1);
- * - `unknown`: no block device (tmpfs, overlay, NFS, ...), no readable `queue/rotational`,
- *   or a virtual/network device whose flag says nothing about the media (see
- *   {@link isVirtualDiskName}).
+ * The `type` column: `ssd` (`queue/rotational` 0), `hdd` (1), or `unknown` (no block device,
+ * no readable flag, or a virtual disk, {@link isVirtualDiskName}).
  */
 export type DiskKind = "ssd" | "hdd" | "unknown";
 
 /**
- * Parses `/sys/block/<disk>/queue/rotational`: `"0\n"` is `ssd`, `"1\n"` is `hdd`, anything
- * else `unknown`.
- *
- * Source: Documentation/ABI/stable/sysfs-block, "/sys/block/<disk>/queue/rotational: This
- * file is used to stat if the device is of rotational type or non-rotational type."
- *
- * Never throws.
+ * Parses `/sys/block/<disk>/queue/rotational` (Documentation/ABI/stable/sysfs-block): `"0\n"`
+ * is `ssd`, `"1\n"` is `hdd`, anything else `unknown`. Never throws.
  */
 export function parseRotational(text: string): DiskKind {
   const value = text.trim();
@@ -38,14 +21,10 @@ export function parseRotational(text: string): DiskKind {
 }
 
 /**
- * Parses a sysfs `dev` attribute (`/sys/class/block/<name>/dev`), `"MAJ:MIN\n"`, into the
- * canonical `"MAJ:MIN"` string (decimal, no leading zeros).
+ * Parses a sysfs `dev` attribute, `"MAJ:MIN\n"` (Documentation/ABI/stable/sysfs-block).
  *
- * Source: Documentation/ABI/stable/sysfs-block, "/sys/block/<disk>/dev".
- *
- * @returns the device number, or `undefined` when the text is not `digits:digits`.
- *
- * Never throws.
+ * @returns `"MAJ:MIN"` in decimal without leading zeros, or `undefined` when the text is not
+ *   `digits:digits`. Never throws.
  */
 export function parseDevNumber(text: string): string | undefined {
   const m = /^(\d+):(\d+)$/.exec(text.trim());
@@ -53,13 +32,8 @@ export function parseDevNumber(text: string): string | undefined {
 }
 
 /**
- * Splits a Linux `dev_t` (as in `stat().rdev`) into `"MAJ:MIN"`.
- *
- * Source: glibc bits/sysmacros.h `__SYSMACROS_DEFINE_MAJOR/MINOR`:
- * major = ((dev & 0x00000000000fff00) >> 8) | ((dev & 0xfffff00000000000) >> 32),
- * minor = (dev & 0x00000000000000ff) | ((dev & 0x00000ffffff00000) >> 12).
- *
- * Example: `decodeDevT(65024n)` (0xfe00) is `"254:0"`; `decodeDevT(66305n)` is `"259:1"`.
+ * Splits a Linux `dev_t` (`stat().rdev`) into `"MAJ:MIN"`, as glibc bits/sysmacros.h
+ * `__SYSMACROS_DEFINE_MAJOR/MINOR`: `decodeDevT(65024n)` is `"254:0"`.
  *
  * @throws {RangeError} when `dev` is a number that is not an integer (from `BigInt`).
  */
@@ -71,20 +45,12 @@ export function decodeDevT(dev: bigint | number): string {
 }
 
 /**
- * The whole disk of a partition, from the target of its sysfs symlink
- * (`readlink /sys/class/block/<part>` or `/sys/dev/block/MAJ:MIN`): a partition's directory
- * is a child of its disk's directory, so the disk is the next-to-last path component.
+ * The whole disk of a partition from its sysfs link target (`/sys/class/block/<part>`): a
+ * partition's directory is a child of its disk's (Documentation/ABI/stable/sysfs-block), so
+ * `"../../devices/.../block/sda/sda1"` gives `"sda"`.
  *
- * Examples: `"../../devices/pci0000:00/0000:00:1d.0/nvme/nvme0/nvme0n1/nvme0n1p1"` gives
- * `"nvme0n1"`; `"../../devices/.../block/sda/sda1"` gives `"sda"`.
- *
- * Only meaningful for a partition (a directory with a `partition` attribute); the caller
- * checks that. Source: Documentation/ABI/stable/sysfs-block (`/sys/block/<disk>/<part>`).
- *
- * @returns the parent component, or `undefined` when the target has fewer than two
- *   components.
- *
- * Never throws.
+ * @returns the next-to-last component, or `undefined` when there are fewer than two.
+ *   Never throws.
  */
 export function parentFromSysfsLink(linkTarget: string): string | undefined {
   const parts = linkTarget.split("/").filter((p) => p.length > 0 && p !== "." && p !== "..");
@@ -92,22 +58,13 @@ export function parentFromSysfsLink(linkTarget: string): string | undefined {
 }
 
 /**
- * The whole disk a partition name belongs to, by the kernel's naming rule, checked against
- * the set of whole disks (`/sys/block/*`): a partition of a disk whose name ends in a digit
- * is `<disk>p<N>` (`nvme0n1p1`, `mmcblk0p1`, `loop0p1`, `md0p1`), otherwise `<disk><N>`
- * (`sda1`, `vda2`, `xvda1`).
+ * The whole disk of a partition name by the kernel's naming rule (block/partitions/core.c
+ * `add_partition()`): `<disk>p<N>` when the disk's name ends in a digit (`nvme0n1p1`),
+ * else `<disk><N>` (`sda1`). Only disks in `wholeDisks` (`/sys/block/*`) count, so `loop0`
+ * is no partition.
  *
- * The check against `wholeDisks` is what makes the rule safe: `loop0` or `dm-0` also end in
- * digits but are whole disks themselves, and `sdb1` is only a partition of `sdb` if `sdb`
- * exists.
- *
- * Source: block/partitions/core.c `add_partition()`:
- * `dev_set_name(pdev, "%s%s%d", dname, isdigit(dname[len-1]) ? "p" : "", partno)`.
- *
- * @returns the disk name, or `undefined` when `name` is itself a whole disk or no listed disk
- *   matches.
- *
- * Never throws.
+ * @returns the disk, or `undefined` when `name` is a whole disk or no listed disk matches.
+ *   Never throws.
  */
 export function partitionParent(
   name: string,
@@ -122,13 +79,8 @@ export function partitionParent(
 }
 
 /**
- * The `/dev` path of a kernel block device name: sysfs and `/proc/diskstats` write a `/` in
- * a device name as `!` (`cciss!c0d0` is `/dev/cciss/c0d0`).
- *
- * Source: lib/kobject.c `kobject_set_name_vargs()` ("ewww... some of these buggers have '/'
- * in the name ... replace it with '!'").
- *
- * Never throws.
+ * The `/dev` path of a kernel name; sysfs writes `/` as `!` (lib/kobject.c
+ * `kobject_set_name_vargs()`), so `cciss!c0d0` is `/dev/cciss/c0d0`. Never throws.
  */
 export function devPathOfKernelName(name: string): string {
   return "/dev/" + name.replaceAll("!", "/");
@@ -138,32 +90,19 @@ const VIRTUAL_DISK =
   /^(loop\d+|ram\d+|zram\d+|nbd\d+|rbd\d+|drbd\d+|vd[a-z]+|xvd[a-z]+|pmem[0-9.]+s?)$/;
 
 /**
- * Whether a whole disk is a virtual or network device whose `queue/rotational` flag is a
- * driver default rather than a fact about the media, so its kind is `unknown`:
- * - `loop*` (file-backed), `nbd*` / `rbd*` / `drbd*` (network), `ram*` / `zram*` / `pmem*`
- *   (memory);
- * - `vd*` (virtio-blk: the virtio-blk configuration space has no rotation information, so
- *   the kernel reports its default, e.g. 1 on the 6.18 build machine, whatever the host
- *   stores the image on) and `xvd*` (Xen blkfront, likewise).
- *
- * Device-mapper (`dm-*`) and MD RAID (`md*`) are deliberately not in this list: they are
- * stacked devices, judged by their members (see {@link combineKinds}), which is what the
- * kernel itself does when it stacks queue limits (block/blk-settings.c
- * `blk_stack_limits()` inherits the rotational feature).
- *
- * Never throws.
+ * Whether a whole disk's `queue/rotational` is a driver default rather than a fact about the
+ * media, so its kind is `unknown`: loop, nbd, rbd, drbd, ram, zram, pmem, and virtio-blk
+ * (`vd*`) and Xen (`xvd*`), whose protocols carry no rotation information. Device-mapper and
+ * MD RAID are judged by their members instead ({@link combineKinds}). Never throws.
  */
 export function isVirtualDiskName(wholeDisk: string): boolean {
   return VIRTUAL_DISK.test(wholeDisk);
 }
 
 /**
- * Kind of a stacked device (device-mapper, MD RAID) from the kinds of its members
- * (`/sys/block/<disk>/slaves/*`): `unknown` if any member is unknown (e.g. LVM on a loop or
- * virtio disk), else `hdd` if any member is rotational (the kernel's rule: the stack is
- * rotational if any member is), else `ssd`. No members gives `unknown`.
- *
- * Never throws.
+ * Kind of a stacked device from its members' (`/sys/block/<disk>/slaves/*`): `unknown` if
+ * none or any is unknown, else `hdd` if any is rotational (as block/blk-settings.c
+ * `blk_stack_limits()` stacks the flag), else `ssd`. Never throws.
  */
 export function combineKinds(members: readonly DiskKind[]): DiskKind {
   if (members.length === 0 || members.includes("unknown")) return "unknown";

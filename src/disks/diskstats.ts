@@ -1,16 +1,11 @@
 /**
- * Parsing of `/proc/diskstats` (cumulative block-device I/O since boot).
- *
- * Source: Documentation/admin-guide/iostats.rst ("/proc/diskstats" fields) and
- * Documentation/block/stat.rst ("sectors" are standard UNIX 512-byte sectors, not the
- * device's or filesystem's block size).
- *
- * Pure functions only: reading the file is the collector's job.
+ * Parsing of `/proc/diskstats`, cumulative block-device I/O since boot
+ * (Documentation/admin-guide/iostats.rst).
  *
  * @module
  */
 
-/** Bytes per sector as counted in `/proc/diskstats`: always 512 (Documentation/block/stat.rst). */
+/** Bytes per `/proc/diskstats` sector: always 512 (Documentation/block/stat.rst). */
 export const DISKSTATS_SECTOR_BYTES = 512n;
 
 /** The I/O counters of one `/proc/diskstats` line that the disk table needs. */
@@ -36,22 +31,13 @@ export interface DiskStatsEntry {
 const DECIMAL = /^\d+$/;
 
 /**
- * Parses the text of `/proc/diskstats`.
+ * Parses `/proc/diskstats`: `major minor name` then at least 11 counters (iostats.rst; later
+ * discard and flush counters are ignored). A line with fewer than 14 columns or a
+ * non-decimal counter is skipped. Counters are `bigint`, unrounded; they may wrap on 32-bit
+ * kernels.
  *
- * Each line is `major minor name` followed by at least 11 counters (kernel 2.6+); 4.18 added
- * 4 discard counters and 5.5 two flush counters, which are ignored. Per iostats.rst the
- * counters are: 1 reads completed, 2 reads merged, 3 sectors read, 4 ms reading, 5 writes
- * completed, 6 writes merged, 7 sectors written, ... Lines with fewer than 14 columns or a
- * non-decimal counter are skipped. Counters are parsed as `bigint` (the kernel prints
- * `unsigned long`), so nothing is rounded.
- *
- * Note (iostats.rst): the counters are not reset, but may wrap on 32-bit kernels; callers
- * computing deltas must handle a counter that goes down.
- *
- * @param text the whole file, as read.
- * @returns entries in file order.
- *
- * Never throws.
+ * @param text the whole file.
+ * @returns entries in file order. Never throws.
  */
 export function parseDiskStats(text: string): DiskStatsEntry[] {
   const entries: DiskStatsEntry[] = [];

@@ -1,12 +1,6 @@
 /**
- * Parsing of `/proc/[pid]/mountinfo` and the mount look-ups the disk collector needs.
- *
- * Source of the format: proc(5), section /proc/[pid]/mountinfo, and the kernel's
- * fs/proc_namespace.c `show_mountinfo()`, which writes root, mount point and mount source
- * through `mangle()` / `seq_path_root()`: space, tab, newline and backslash become the octal
- * escapes `\040`, `\011`, `\012` and `\134`.
- *
- * Pure functions only: reading the file is the collector's job.
+ * Parsing of `/proc/[pid]/mountinfo` (proc(5); fs/proc_namespace.c `show_mountinfo()`) and
+ * the mount look-ups the disk source needs.
  *
  * @module
  */
@@ -23,9 +17,9 @@ export interface MountInfoEntry {
   readonly minor: number;
   /** Field 3 as written, `"MAJ:MIN"`; the key used to match `/proc/diskstats` and `/sys/dev/block`. */
   readonly devNumber: string;
-  /** Field 4: path of the directory in the filesystem that forms the root of this mount (`/` unless a bind mount of a subtree). */
+  /** Field 4: root of the mount within its filesystem (`/` unless a bind of a subtree). */
   readonly root: string;
-  /** Field 5: mount point, relative to the process's root directory, unescaped (e.g. `/mnt/my data`). */
+  /** Field 5: mount point, unescaped (`/mnt/my data`). */
   readonly mountPoint: string;
   /** Field 6: per-mount options (`rw,relatime`). */
   readonly mountOptions: string;
@@ -33,7 +27,7 @@ export interface MountInfoEntry {
   readonly optionalFields: readonly string[];
   /** Field after `-`: filesystem type, `type[.subtype]` (e.g. `ext4`, `fuse.sshfs`). */
   readonly fsType: string;
-  /** Next field: filesystem-specific mount source (`/dev/nvme0n1p1`, `/dev/root`, `tmpfs`, `server:/export`, or `none`). */
+  /** Next field: mount source (`/dev/nvme0n1p1`, `/dev/root`, `tmpfs`, `server:/export`). */
   readonly source: string;
   /** Last field: per-superblock options. */
   readonly superOptions: string;
@@ -42,15 +36,9 @@ export interface MountInfoEntry {
 const OCTAL_ESCAPE = /\\([0-7]{3})/g;
 
 /**
- * Decodes the octal escapes mountinfo uses in path-like fields: `\040` (space), `\011` (tab),
- * `\012` (newline), `\134` (backslash), and any other `\NNN` the same way. A backslash not
- * followed by three octal digits is kept as is.
- *
- * Example: `unescapeMountField("/mnt/my\\040data")` returns `"/mnt/my data"`.
- *
- * Source: fs/proc_namespace.c `mangle()` (escapes `" \t\n\\"`), proc(5).
- *
- * Never throws.
+ * Decodes the octal escapes `\NNN` of mountinfo's path fields (fs/proc_namespace.c `mangle()`
+ * escapes space, tab, newline, backslash): `"/mnt/my\\040data"` is `"/mnt/my data"`. A
+ * backslash without three octal digits stays. Never throws.
  */
 export function unescapeMountField(field: string): string {
   return field.includes("\\")
@@ -61,24 +49,12 @@ export function unescapeMountField(field: string): string {
 const DEV_NUMBER = /^(\d+):(\d+)$/;
 
 /**
- * Parses the text of `/proc/[pid]/mountinfo` into entries, in file order (which is mount
- * order: the kernel lists a namespace's mounts in the order they were attached).
+ * Parses `/proc/[pid]/mountinfo` lines such as
+ * `36 35 98:0 /mnt1 /mnt2 rw,noatime master:1 - ext3 /dev/root rw,errors=continue` (proc(5)).
+ * A malformed line is skipped; a missing super-options field reads as `""`.
  *
- * Format of a line (proc(5)):
- * `36 35 98:0 /mnt1 /mnt2 rw,noatime master:1 - ext3 /dev/root rw,errors=continue`
- * — mount ID, parent ID, `major:minor`, root, mount point, mount options, zero or more
- * optional fields, a lone `-`, filesystem type, mount source, super options. Fields are
- * separated by single spaces; spaces inside fields are escaped as `\040`.
- *
- * Malformed lines (too few fields, no `-` separator, non-numeric IDs or device number) are
- * skipped rather than failing the whole file, so one odd line never hides the other mounts.
- * A missing super-options field (seen with some FUSE filesystems on old kernels) is read as
- * an empty string.
- *
- * @param text the whole file, as read.
- * @returns the entries in file order; empty for empty text.
- *
- * Never throws.
+ * @param text the whole file.
+ * @returns the entries in file order, which is mount order. Never throws.
  */
 export function parseMountInfo(text: string): MountInfoEntry[] {
   const entries: MountInfoEntry[] = [];
@@ -115,17 +91,12 @@ export function parseMountInfo(text: string): MountInfoEntry[] {
 }
 
 /**
- * The first entry, in mount order, whose device number is `devNumber` (`"MAJ:MIN"`): the
- * rule for a device mounted several times (bind mounts, the same filesystem at two places).
- * The issue's rule: "when a device is mounted several times, its first mount in mount order
- * is used".
+ * The first entry in mount order on device `devNumber` (`"MAJ:MIN"`): a device mounted
+ * several times (bind mounts) is reported at its first mount.
  *
- * @param deviceOf optional mapping from an entry to its block device number, for entries
- *   whose field 3 is not the block device (btrfs and other filesystems report an anonymous
- *   `0:N` device; the caller can resolve their mount source instead). Defaults to field 3.
- * @returns the entry, or `undefined` when the device is not mounted.
- *
- * Never throws.
+ * @param deviceOf an entry's device number; default field 3 (a caller maps btrfs's
+ *   anonymous `0:N` to its source's device).
+ * @returns the entry, or `undefined` when the device is not mounted. Never throws.
  */
 export function firstMountOfDevice(
   entries: readonly MountInfoEntry[],
@@ -136,15 +107,11 @@ export function firstMountOfDevice(
 }
 
 /**
- * The entry mounted at exactly `mountPoint` that is visible there: when several mounts are
- * stacked on one path (mounted over each other), the last one in mount order hides the others
- * and is the one `statfs(2)` on that path reports.
+ * The entry visible at exactly `mountPoint`: of mounts stacked on one path, the last in
+ * mount order, which `statfs(2)` reports.
  *
- * @param mountPoint absolute, normalised path without a trailing slash (except `/`),
- *   symlinks already resolved; compared with the unescaped mount point.
- * @returns the entry, or `undefined` when nothing is mounted at that exact path.
- *
- * Never throws.
+ * @param mountPoint normalised path, symlinks resolved.
+ * @returns the entry, or `undefined` when nothing is mounted there. Never throws.
  */
 export function visibleMountAt(
   entries: readonly MountInfoEntry[],

@@ -11,7 +11,7 @@
 export interface StatFsNumbers {
   /** `f_bsize`: block size in bytes as node reports it (the preferred I/O size on Linux). */
   readonly bsize: bigint;
-  /** `f_frsize`: fundamental block size in bytes, the unit of the block counts (POSIX statvfs(3)); Deno reports it, Node does not. */
+  /** `f_frsize`: bytes per block of the counts (POSIX statvfs(3)); Deno reports it, Node not. */
   readonly frsize?: bigint;
   /** `f_blocks`: size of the filesystem in `frsize` units. */
   readonly blocks: bigint;
@@ -28,23 +28,16 @@ export interface FsSpace {
   /** Size of the filesystem in bytes: `f_blocks` x block size (df's Size / 1B-blocks). */
   readonly totalSpace: number;
   /**
-   * Use in percent, unrounded: used / (used + available) x 100 with used =
-   * (`f_blocks` - `f_bfree`) x block size — df's Use%, which df rounds up to an integer
-   * (src/df.c: `u100 / nonroot_total + (u100 % nonroot_total != 0)`). Blocks reserved for
-   * root count as neither used nor available, so a full filesystem can show 100 while
-   * `f_bfree` > 0. 0 when used + available is 0 (df prints `-` there).
+   * Percent, unrounded: used / (used + available) x 100, used = `f_blocks` - `f_bfree` (df's
+   * Use%, which df rounds up). Blocks reserved for root count as neither. 0 when the sum is 0.
    */
   readonly percentageUse: number;
 }
 
 /**
- * Computes {@link FsSpace} from statfs numbers. The block size is `frsize` when the runtime
- * reports it and it is not 0 (POSIX: the block counts are in `f_frsize` units, and df uses
- * it), else `bsize`; on Linux the two differ only on a few filesystems. Byte values are
- * computed exactly as `bigint` and then converted, so they are exact up to 2^53 bytes (8 PiB).
- * Values the kernel should never give (`f_bfree` > `f_blocks`) count as 0 used.
- *
- * Never throws.
+ * Computes {@link FsSpace} from statfs numbers, in blocks of `frsize` when non-zero, else
+ * `bsize` (gnulib fsusage.c). Bytes are exact up to 2^53 (8 PiB); `f_bfree` > `f_blocks`
+ * counts as 0 used. Never throws.
  */
 export function computeSpace(s: StatFsNumbers): FsSpace {
   const blockSize = s.frsize !== undefined && s.frsize > 0n ? s.frsize : s.bsize;

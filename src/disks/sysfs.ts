@@ -1,19 +1,17 @@
 /**
- * Reading block-device facts from sysfs under the host root: device numbers, names,
- * partition parents and the disk kind. Parsing is in block_kind.ts.
+ * Block-device facts read from sysfs under the host root: numbers, names, partition parents
+ * and the disk kind. The rules are in block_kind.ts.
  *
- * Every function here returns `undefined` / `"unknown"` instead of throwing when a file is
- * missing or unreadable: a sysfs layout that lacks something only makes the answer less
- * precise, it never stops the daemon.
- *
- * Sources: Documentation/ABI/stable/sysfs-block, Documentation/ABI/testing/sysfs-dev.
+ * Sources: Documentation/ABI/stable/sysfs-block, Documentation/ABI/testing/sysfs-dev,
+ * Documentation/ABI/testing/sysfs-block-dm.
  *
  * @module
  */
 
-import { readdir, readFile, readlink, stat } from "node:fs/promises";
+import { type HostRoot } from "../host/host_root.ts";
 import {
   combineKinds,
+  decodeDevT,
   type DiskKind,
   isVirtualDiskName,
   parentFromSysfsLink,
@@ -21,163 +19,153 @@ import {
   parseRotational,
   partitionParent,
 } from "./block_kind.ts";
-import { hostPath } from "./host_fs.ts";
+
+/** A block device. */
+export interface BlockDevice {
+  /** Kernel name as in `/proc/diskstats` and sysfs (`nvme0n1p1`, `dm-0`, `cciss!c0d0`). */
+  readonly kernelName: string;
+  /** `"MAJ:MIN"`. */
+  readonly devNumber: string;
+}
 
 /** Stacked devices (dm on md on dm ...) are followed at most this deep. */
 const MAX_STACK_DEPTH = 8;
 
-async function readText(hostRoot: string, path: string): Promise<string | undefined> {
-  try {
-    return await readFile(hostPath(hostRoot, path), "utf8");
-  } catch {
-    return undefined;
-  }
-}
-
-async function exists(hostRoot: string, path: string): Promise<boolean> {
-  try {
-    await stat(hostPath(hostRoot, path));
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-async function list(hostRoot: string, path: string): Promise<string[]> {
-  try {
-    return await readdir(hostPath(hostRoot, path));
-  } catch {
-    return [];
-  }
-}
-
-/** True for names that cannot address a sysfs entry safely (`.`, `..`, containing `/`). */
+/** Names that cannot address a sysfs entry safely (empty, `.`, `..`, containing `/`). */
 function unsafeName(name: string): boolean {
   return name.length === 0 || name === "." || name === ".." || name.includes("/");
 }
 
 /**
- * The device number of a kernel block device name, from `/sys/class/block/<name>/dev`.
- *
- * @param name kernel name (`nvme0n1p1`, `sda`, `dm-0`; `!` for `/`, as sysfs writes it).
- * @returns `"MAJ:MIN"`, or `undefined` when there is no such block device.
- *
- * Never throws.
+ * sysfs's block devices under one host root. No method throws: a missing or unreadable file
+ * makes the answer `undefined` or `"unknown"`.
  */
-export async function readDevNumberOfName(
-  hostRoot: string,
-  name: string,
-): Promise<string | undefined> {
-  if (unsafeName(name)) return undefined;
-  const text = await readText(hostRoot, `/sys/class/block/${name}/dev`);
-  return text === undefined ? undefined : parseDevNumber(text);
-}
+export class SysBlock {
+  /** The reader everything here goes through. */
+  readonly host: HostRoot;
 
-/**
- * The kernel name of a block device number: the last component of the
- * `/sys/dev/block/MAJ:MIN` symlink (Documentation/ABI/testing/sysfs-dev). Resolves names
- * mountinfo cannot give, such as the `/dev/root` source of `/`.
- *
- * @param devNumber `"MAJ:MIN"`.
- * @returns the name (`nvme0n1p2`), or `undefined` when the number is not a block device
- *   (e.g. the anonymous `0:N` of tmpfs or overlay).
- *
- * Never throws.
- */
-export async function readKernelName(
-  hostRoot: string,
-  devNumber: string,
-): Promise<string | undefined> {
-  if (!/^\d+:\d+$/.test(devNumber)) return undefined;
-  try {
-    const target = await readlink(hostPath(hostRoot, `/sys/dev/block/${devNumber}`));
+  /** @param host the host root to read `/sys` (and `/dev` for {@link SysBlock.atPath}) under. */
+  constructor(host: HostRoot) {
+    this.host = host;
+  }
+
+  /**
+   * The device with a kernel name (`nvme0n1p1`, `dm-0`; `!` for `/`), from
+   * `/sys/class/block/<name>/dev`, else with a device-mapper name (`vg-root`, the name under
+   * `/dev/mapper/`), from `/sys/block/dm-*\/dm/name`.
+   *
+   * @returns the device, or `undefined` when there is none by that name.
+   */
+  async byName(name: string): Promise<BlockDevice | undefined> {
+    return await this.#byKernelName(name) ?? await this.#byDeviceMapperName(name);
+  }
+
+  /**
+   * The kernel name of a device number: the last component of the `/sys/dev/block/MAJ:MIN`
+   * symlink (sysfs-dev). Names what mountinfo cannot, such as the `/dev/root` source of `/`.
+   *
+   * @param devNumber `"MAJ:MIN"`.
+   * @returns the name, or `undefined` for a number that is no block device (`0:N` of tmpfs).
+   */
+  async nameOf(devNumber: string): Promise<string | undefined> {
+    if (!/^\d+:\d+$/.test(devNumber)) return undefined;
+    const target = await this.host.readLink(`/sys/dev/block/${devNumber}`).catch(() => "");
     const name = target.split("/").filter((p) => p.length > 0).pop();
-    return name === undefined || name === ".." || name === "." ? undefined : name;
-  } catch {
+    return name === undefined || unsafeName(name) ? undefined : name;
+  }
+
+  /**
+   * The block device at a host path whose symlinks are already resolved: `/dev/<a>/<b>` by its
+   * kernel name `<a>!<b>`, `/dev/mapper/<name>` by its device-mapper name, else `st_rdev` of
+   * the node (`/dev/root` is not a node).
+   *
+   * @returns the device, or `undefined` when the path is no block device.
+   */
+  async atPath(path: string): Promise<BlockDevice | undefined> {
+    if (path.startsWith("/dev/") && path.length > 5) {
+      const device = await this.#byKernelName(path.slice(5).replaceAll("/", "!")) ??
+        (path.startsWith("/dev/mapper/")
+          ? await this.#byDeviceMapperName(path.slice("/dev/mapper/".length))
+          : undefined);
+      if (device !== undefined) return device;
+    }
+    const info = await this.host.stat(path).catch(() => undefined);
+    if (info === undefined || !info.isBlockDevice()) return undefined;
+    const devNumber = decodeDevT(info.rdev);
+    const kernelName = await this.nameOf(devNumber);
+    return kernelName === undefined ? undefined : { kernelName, devNumber };
+  }
+
+  /**
+   * The whole disk of a partition (it has a `partition` attribute): the parent directory of
+   * its `/sys/class/block/<part>` link ({@link parentFromSysfsLink}), else the kernel naming
+   * rule ({@link partitionParent}); either must list `/sys/block/<disk>/<part>`.
+   *
+   * @returns the disk's kernel name; `name` itself for a whole disk or an unknown parent.
+   */
+  async wholeDisk(name: string): Promise<string> {
+    if (unsafeName(name) || !(await this.#exists(`/sys/class/block/${name}/partition`))) {
+      return name;
+    }
+    const link = await this.host.readLink(`/sys/class/block/${name}`).catch(() => undefined);
+    const candidates = [
+      link === undefined ? undefined : parentFromSysfsLink(link),
+      partitionParent(name, new Set(await this.#list("/sys/block"))),
+    ];
+    for (const parent of candidates) {
+      if (parent !== undefined && (await this.#exists(`/sys/block/${parent}/${name}`))) {
+        return parent;
+      }
+    }
+    return name;
+  }
+
+  /**
+   * The `type` column of a device, by these rules in order: a partition is judged by its
+   * whole disk; a virtual or network disk ({@link isVirtualDiskName}) is `unknown`; a stacked
+   * disk (device-mapper, MD RAID) by its members in `/sys/block/<disk>/slaves/`
+   * ({@link combineKinds}); otherwise `/sys/block/<disk>/queue/rotational`, `unknown` when
+   * unreadable.
+   *
+   * @param name kernel name (partition or whole disk).
+   */
+  async kind(name: string, depth = 0): Promise<DiskKind> {
+    if (unsafeName(name) || depth > MAX_STACK_DEPTH) return "unknown";
+    const disk = await this.wholeDisk(name);
+    if (isVirtualDiskName(disk)) return "unknown";
+    const members = await this.#list(`/sys/block/${disk}/slaves`);
+    if (members.length > 0) {
+      return combineKinds(await Promise.all(members.map((m) => this.kind(m, depth + 1))));
+    }
+    const rotational = await this.#text(`/sys/block/${disk}/queue/rotational`);
+    return rotational === undefined ? "unknown" : parseRotational(rotational);
+  }
+
+  async #byKernelName(name: string): Promise<BlockDevice | undefined> {
+    if (unsafeName(name)) return undefined;
+    const text = await this.#text(`/sys/class/block/${name}/dev`);
+    const devNumber = text === undefined ? undefined : parseDevNumber(text);
+    return devNumber === undefined ? undefined : { kernelName: name, devNumber };
+  }
+
+  async #byDeviceMapperName(dmName: string): Promise<BlockDevice | undefined> {
+    const disks = (await this.#list("/sys/block")).filter((d) => d.startsWith("dm-"));
+    for (const disk of disks) {
+      const name = await this.#text(`/sys/block/${disk}/dm/name`);
+      if (name?.trim() === dmName) return await this.#byKernelName(disk);
+    }
     return undefined;
   }
-}
 
-/**
- * The device-mapper device (`dm-N`) whose `dm/name` is `dmName` (the name under
- * `/dev/mapper/`, e.g. `vg-root`), for configured names that are not kernel names.
- *
- * Source: Documentation/ABI/testing/sysfs-block-dm (`/sys/block/dm-<num>/dm/name`).
- *
- * @returns the kernel name, or `undefined` when no device-mapper device has that name.
- *
- * Never throws.
- */
-export async function findDeviceMapperName(
-  hostRoot: string,
-  dmName: string,
-): Promise<string | undefined> {
-  for (const disk of await list(hostRoot, "/sys/block")) {
-    if (!disk.startsWith("dm-")) continue;
-    const name = await readText(hostRoot, `/sys/block/${disk}/dm/name`);
-    if (name !== undefined && name.trim() === dmName) return disk;
+  #text(abs: string): Promise<string | undefined> {
+    return this.host.readText(abs).catch(() => undefined);
   }
-  return undefined;
-}
 
-/**
- * The whole disk of a block device: the device itself, or for a partition (a
- * `/sys/class/block/<name>/partition` attribute exists) its parent disk. The parent comes
- * from the sysfs layout: first the `/sys/class/block/<part>` symlink's parent directory
- * ({@link parentFromSysfsLink}); if that link cannot be read, the kernel naming rule
- * ({@link partitionParent}) checked against `/sys/block/<disk>/<part>`.
- *
- * @param name kernel name of the device.
- * @returns the whole disk's kernel name; `name` itself when it is not a partition or the
- *   parent cannot be found.
- *
- * Never throws.
- */
-export async function readWholeDisk(hostRoot: string, name: string): Promise<string> {
-  if (unsafeName(name)) return name;
-  if (!(await exists(hostRoot, `/sys/class/block/${name}/partition`))) return name;
-  try {
-    const target = await readlink(hostPath(hostRoot, `/sys/class/block/${name}`));
-    const parent = parentFromSysfsLink(target);
-    if (parent !== undefined && (await exists(hostRoot, `/sys/block/${parent}/${name}`))) {
-      return parent;
-    }
-  } catch {
-    // not a symlink (a copied sysfs tree): fall through to the naming rule
+  #list(abs: string): Promise<string[]> {
+    return this.host.readDir(abs).catch(() => []);
   }
-  const disks = new Set(await list(hostRoot, "/sys/block"));
-  const parent = partitionParent(name, disks);
-  if (parent !== undefined && (await exists(hostRoot, `/sys/block/${parent}/${name}`))) {
-    return parent;
-  }
-  return name;
-}
 
-/**
- * The kind of the disk behind a block device (the `type` column), by these rules in order:
- * 1. a partition is judged by its whole disk ({@link readWholeDisk});
- * 2. a virtual or network disk ({@link isVirtualDiskName}: loop, nbd, rbd, zram, virtio,
- *    Xen, ...) is `unknown`;
- * 3. a stacked disk with members in `/sys/block/<disk>/slaves/` (device-mapper, MD RAID) is
- *    judged by its members ({@link combineKinds}), recursively;
- * 4. otherwise `/sys/block/<disk>/queue/rotational` ({@link parseRotational}); a missing or
- *    unreadable file is `unknown`.
- *
- * Sources: Documentation/ABI/stable/sysfs-block (`queue/rotational`, `slaves/`).
- *
- * @param name kernel name of the device (partition or whole disk).
- *
- * Never throws.
- */
-export async function readDiskKind(hostRoot: string, name: string, depth = 0): Promise<DiskKind> {
-  if (unsafeName(name) || depth > MAX_STACK_DEPTH) return "unknown";
-  const disk = await readWholeDisk(hostRoot, name);
-  if (isVirtualDiskName(disk)) return "unknown";
-  const members = await list(hostRoot, `/sys/block/${disk}/slaves`);
-  if (members.length > 0) {
-    const kinds = await Promise.all(members.map((m) => readDiskKind(hostRoot, m, depth + 1)));
-    return combineKinds(kinds);
+  #exists(abs: string): Promise<boolean> {
+    return this.host.stat(abs).then(() => true, () => false);
   }
-  const rotational = await readText(hostRoot, `/sys/block/${disk}/queue/rotational`);
-  return rotational === undefined ? "unknown" : parseRotational(rotational);
 }

@@ -7,18 +7,14 @@
  *
  * Each test narrows its permissions (the `permissions` option), so the outcome is the same
  * whether the suite runs with the project's flags or with -A. Nothing here mounts anything;
- * the host tests with a real bind are in disks_host_test.ts.
+ * the tests with a real bind are in tests/integration/disks_host_test.ts; the messages
+ * themselves are tested in host_root_test.ts.
  */
 import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
 import { join } from "node:path";
 import { checkHostAccess, DiskCollector } from "../../src/disks/collector.ts";
-import {
-  allowAllMessage,
-  isAllowAllDenial,
-  isStatfsDenial,
-  STATFS_PERMISSION_MESSAGE,
-} from "../../src/disks/host_fs.ts";
+import { HostRoot } from "../../src/host/host_root.ts";
 
 const FIXTURE = fileURLToPath(new URL("../fixtures/hostroot", import.meta.url));
 
@@ -37,36 +33,16 @@ const DAEMON: Deno.PermissionOptionsObject = {
 const ALLOW_ALL_AT_ROOT =
   "disks: Deno needs --allow-all to read /proc and /sys directly; give --host-root a read-only bind of / instead (systemd: BindReadOnlyPaths=/:/run/container-statsd/host and --host-root /run/container-statsd/host; docker: -v /:/host:ro,rslave --host-root /host)";
 
-Deno.test("allowAllMessage: one line saying why and what to do", () => {
-  assert.equal(allowAllMessage("/"), ALLOW_ALL_AT_ROOT);
-  assert.equal(allowAllMessage("//"), ALLOW_ALL_AT_ROOT);
-  const other = allowAllMessage("/proc/1/root/");
-  assert.match(other, /^disks: Deno needs --allow-all to read under --host-root \/proc\/1\/root /);
-  assert.match(other, /BindReadOnlyPaths=\/:\/run\/container-statsd\/host/);
-  assert.match(other, /-v \/:\/host:ro,rslave --host-root \/host\)$/);
-  for (const m of [ALLOW_ALL_AT_ROOT, other, STATFS_PERMISSION_MESSAGE]) {
-    assert.ok(!m.includes("\n"), "one line");
-    assert.ok(!/[{}]/.test(m), "no braces: main.ts logs it as a LogTape message template");
-  }
-});
+const STATFS_PERMISSION_MESSAGE =
+  "disks: Deno needs --allow-sys=statfs (node:fs statfs); add it to the deno run flags (deno task start has it)";
 
-Deno.test("isAllowAllDenial / isStatfsDenial: Deno 2 NotCapable and Deno 1.4x PermissionDenied", () => {
-  const allRead =
-    'Requires all access to "/proc/self/mountinfo", run again with the --allow-all flag';
-  const sys = 'Requires sys access to "statfs", run again with the --allow-sys flag';
-  assert.ok(isAllowAllDenial(new Deno.errors.NotCapable(allRead)));
-  assert.ok(isAllowAllDenial(new Deno.errors.PermissionDenied(allRead)));
-  assert.ok(!isAllowAllDenial(new Deno.errors.NotCapable(sys)));
-  assert.ok(!isAllowAllDenial(new Deno.errors.NotCapable('Requires read access to "/x"')));
-  assert.ok(!isAllowAllDenial(new Error(allRead)), "only Deno's permission errors");
-  assert.ok(!isAllowAllDenial(Object.assign(new Error("EACCES"), { code: "EACCES" })));
-  assert.ok(!isAllowAllDenial(allRead));
-  assert.ok(!isAllowAllDenial(undefined));
-  assert.ok(isStatfsDenial(new Deno.errors.NotCapable(sys)));
-  assert.ok(isStatfsDenial(new Deno.errors.PermissionDenied(sys)));
-  assert.ok(!isStatfsDenial(new Deno.errors.NotCapable(allRead)));
-  assert.ok(!isStatfsDenial(new Error(sys)));
-});
+/** The message for a root whose reads Deno refuses without --allow-all. */
+function allowAllMessage(root: string): string | null {
+  const denial = new Deno.errors.NotCapable(
+    'Requires all access to "/proc", run again with the --allow-all flag',
+  );
+  return new HostRoot(root).permissionProblem("disks", denial);
+}
 
 Deno.test({
   name: "host root /: without --allow-all, one warning in all, not one per disk or interval",

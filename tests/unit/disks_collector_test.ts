@@ -9,6 +9,7 @@
  * btrfs /data (mountinfo 0:45); tmpfs /run; sdb not mounted; /mnt/later an empty directory.
  */
 import assert from "node:assert/strict";
+import FakeTimers from "@sinonjs/fake-timers";
 import { mkdir, mkdtemp, readFile, rm, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -19,8 +20,8 @@ import {
   type DiskReading,
   validateDiskArgument,
 } from "../../src/disks/collector.ts";
-import { readDiskKind, readWholeDisk } from "../../src/disks/sysfs.ts";
-import { resolveUnderRoot } from "../../src/disks/host_fs.ts";
+import { SysBlock } from "../../src/disks/sysfs.ts";
+import { HostRoot } from "../../src/host/host_root.ts";
 
 const FIXTURE = fileURLToPath(new URL("../fixtures/hostroot", import.meta.url));
 
@@ -111,7 +112,7 @@ Deno.test("fixture: by-label link to a partition of an hdd, mount point with a s
 Deno.test("fixture: absolute link resolves inside the host root; btrfs 0:N via its source", async () => {
   // dev/disk/by-id/ata-EXAMPLE_SSD-part1 -> /dev/sdc1 (absolute: must not leave the root).
   assert.equal(
-    await resolveUnderRoot(FIXTURE, "/dev/disk/by-id/ata-EXAMPLE_SSD-part1"),
+    await new HostRoot(FIXTURE).resolve("/dev/disk/by-id/ata-EXAMPLE_SSD-part1"),
     "/dev/sdc1",
   );
   const { reading } = await collectOne("/dev/disk/by-id/ata-EXAMPLE_SSD-part1");
@@ -243,13 +244,14 @@ Deno.test("fixture: the same disk configured twice is reported once", async () =
 });
 
 Deno.test("sysfs: partition parent, kind without queue/rotational", async () => {
-  assert.equal(await readWholeDisk(FIXTURE, "nvme0n1p3"), "nvme0n1");
-  assert.equal(await readWholeDisk(FIXTURE, "sda1"), "sda");
-  assert.equal(await readWholeDisk(FIXTURE, "mmcblk0p1"), "mmcblk0");
-  assert.equal(await readWholeDisk(FIXTURE, "loop0"), "loop0");
-  assert.equal(await readDiskKind(FIXTURE, "sdb"), "unknown");
-  assert.equal(await readDiskKind(FIXTURE, "sda2"), "hdd");
-  assert.equal(await readDiskKind(FIXTURE, "nosuch"), "unknown");
+  const sys = new SysBlock(new HostRoot(FIXTURE));
+  assert.equal(await sys.wholeDisk("nvme0n1p3"), "nvme0n1");
+  assert.equal(await sys.wholeDisk("sda1"), "sda");
+  assert.equal(await sys.wholeDisk("mmcblk0p1"), "mmcblk0");
+  assert.equal(await sys.wholeDisk("loop0"), "loop0");
+  assert.equal(await sys.kind("sdb"), "unknown");
+  assert.equal(await sys.kind("sda2"), "hdd");
+  assert.equal(await sys.kind("nosuch"), "unknown");
 });
 
 Deno.test("sysfs: a copied tree without symlinks uses the /sys/block/<disk>/<part> layout", async () => {
@@ -260,8 +262,9 @@ Deno.test("sysfs: a copied tree without symlinks uses the /sys/block/<disk>/<par
     await writeFile(join(root, "sys/block/nvme1n1/queue/rotational"), "0\n");
     await mkdir(join(root, "sys/class/block/nvme1n1p2"), { recursive: true });
     await writeFile(join(root, "sys/class/block/nvme1n1p2/partition"), "2\n");
-    assert.equal(await readWholeDisk(root, "nvme1n1p2"), "nvme1n1");
-    assert.equal(await readDiskKind(root, "nvme1n1p2"), "ssd");
+    const sys = new SysBlock(new HostRoot(root));
+    assert.equal(await sys.wholeDisk("nvme1n1p2"), "nvme1n1");
+    assert.equal(await sys.kind("nvme1n1p2"), "ssd");
   } finally {
     await rm(root, { recursive: true });
   }
@@ -398,34 +401,47 @@ Deno.test("unreadable mountinfo or diskstats: warned once, never thrown", async 
 });
 
 Deno.test("statfs that hangs: skipped after the timeout, not asked again until it returns", async () => {
-  let release: (() => void) | undefined;
-  let calls = 0;
-  const numbers = { bsize: 4096n, blocks: 100n, bfree: 50n, bavail: 40n };
-  const warnings: string[] = [];
-  const c = new DiskCollector(["/"], {
-    hostRoot: FIXTURE,
-    onWarning: (m) => warnings.push(m),
-    statfsTimeoutMs: 20,
-    statfs: () => {
-      calls++;
-      if (calls > 1) return Promise.resolve(numbers);
-      return new Promise((resolve) => (release = () => resolve(numbers)));
-    },
+  const clock = FakeTimers.withGlobal(globalThis).install({
+    toFake: ["setTimeout", "clearTimeout"],
   });
-  assert.deepEqual(await c.collect(), []);
-  assert.match(warnings[0] ?? "", /statfs\(.*\) failed: no answer within 20 ms; skipped/);
-  assert.deepEqual(await c.collect(), []);
-  assert.match(warnings[1] ?? "", /an earlier statfs has not returned/);
-  assert.equal(calls, 1, "a hung statfs is not piled up");
-  release?.();
-  await new Promise((r) => setTimeout(r, 0));
-  const [r] = await c.collect();
-  assert.deepEqual([r?.totalSpace, r?.availableSpace, r?.percentageUse], [
-    409600,
-    163840,
-    50 / 90 * 100,
-  ]);
-  assert.equal(warnings[2], 'disk "/": now reporting (/dev/nvme0n1p2 on /)');
+  try {
+    const numbers = { bsize: 4096n, blocks: 100n, bfree: 50n, bavail: 40n };
+    const hung = Promise.withResolvers<typeof numbers>();
+    const called = Promise.withResolvers<void>();
+    let calls = 0;
+    const warnings: string[] = [];
+    const c = new DiskCollector(["/"], {
+      hostRoot: FIXTURE,
+      onWarning: (m) => warnings.push(m),
+      statfsTimeoutMs: 20,
+      statfs: () => {
+        calls++;
+        called.resolve();
+        return calls > 1 ? Promise.resolve(numbers) : hung.promise;
+      },
+    });
+    const first = c.collect();
+    await called.promise; // the statfs call and its 20 ms timer are under way
+    clock.tick(19);
+    assert.equal(warnings.length, 0, "not before the timeout");
+    clock.tick(1);
+    assert.deepEqual(await first, []);
+    assert.match(warnings[0] ?? "", /statfs\(.*\) failed: no answer within 20 ms; skipped/);
+    assert.deepEqual(await c.collect(), []);
+    assert.match(warnings[1] ?? "", /an earlier statfs has not returned/);
+    assert.equal(calls, 1, "a hung statfs is not piled up");
+    hung.resolve(numbers);
+    await hung.promise; // the collector's own handler on it ran first
+    const [r] = await c.collect();
+    assert.deepEqual([r?.totalSpace, r?.availableSpace, r?.percentageUse], [
+      409600,
+      163840,
+      50 / 90 * 100,
+    ]);
+    assert.equal(warnings[2], 'disk "/": now reporting (/dev/nvme0n1p2 on /)');
+  } finally {
+    clock.uninstall();
+  }
 });
 
 Deno.test("overlapping collect() calls run one after the other", async () => {

@@ -1,11 +1,12 @@
 /**
- * encodeDiskRows: column names, types and order of the disk table's ILP rows.
+ * The disk table (src/schema/disks.ts) encoding a DiskReading: column names, types and order
+ * of its ILP rows.
  */
 import assert from "node:assert/strict";
 import type { DiskReading } from "../../src/disks/collector.ts";
-import { encodeDiskRows } from "../../src/disks/rows.ts";
 import { IlpEncoder } from "../../src/ilp/encoder.ts";
-import { DISK_COLUMNS } from "../../src/schema/disk_table.ts";
+import { DISK_TABLE } from "../../src/schema/disks.ts";
+import { encodeRows } from "../../src/schema/table.ts";
 
 const READING: DiskReading = {
   name: "/dev/nvme0n1p1",
@@ -23,11 +24,17 @@ const READING: DiskReading = {
   writeBytesDelta: 0,
 };
 
-Deno.test("encodeDiskRows: one row per reading with the issue's columns", () => {
+/** The rows' ILP text; fails the test on a row error. */
+function encode(host: string, readings: readonly DiskReading[], timestampNs: bigint): string {
   const enc = new IlpEncoder();
-  encodeDiskRows(enc, "diskStats", "node-1", [READING, { ...READING, name: "tmpfs" }], 17n);
+  const onError = (_: DiskReading, e: Error) => assert.fail(e.message);
+  encodeRows(enc, DISK_TABLE, "diskStats", readings, timestampNs, { host }, onError);
+  return enc.take();
+}
+
+Deno.test("disk table: one row per reading with the issue's columns", () => {
   assert.equal(
-    enc.take(),
+    encode("node-1", [READING, { ...READING, name: "tmpfs" }], 17n),
     "diskStats,host=node-1,name=/dev/nvme0n1p1,file_system=ext4,mount_point=/mnt/my\\ data," +
       "type=ssd available_space=84999999488i,total_space=270553174016i,percentage_use=13.125," +
       "read_bytes=977518592i,write_bytes=884363264i,read_bytes_delta=4096i," +
@@ -39,16 +46,12 @@ Deno.test("encodeDiskRows: one row per reading with the issue's columns", () => 
   );
 });
 
-Deno.test("encodeDiskRows: no readings, no rows", () => {
-  const enc = new IlpEncoder();
-  encodeDiskRows(enc, "diskStats", "h", [], 1n);
-  assert.equal(enc.take(), "");
+Deno.test("disk table: no readings, no rows", () => {
+  assert.equal(encode("h", [], 1n), "");
 });
 
-Deno.test("encodeDiskRows: names, order and types agree with src/schema/disk_table.ts", () => {
-  const enc = new IlpEncoder();
-  encodeDiskRows(enc, "diskStats", "h", [READING], 1n);
-  const line = enc.take().trim().replaceAll("\\ ", "_");
+Deno.test("disk table: ILP names, order and types agree with the declaration", () => {
+  const line = encode("h", [READING], 1n).trim().replaceAll("\\ ", "_");
   const [series = "", fields = ""] = line.split(" ");
   const columns: [string, string][] = [
     ...series.split(",").slice(1).map((kv): [string, string] => [kv.split("=")[0] ?? "", "SYMBOL"]),
@@ -57,5 +60,5 @@ Deno.test("encodeDiskRows: names, order and types agree with src/schema/disk_tab
       return [k, v.endsWith("i") ? "LONG" : "DOUBLE"];
     }),
   ];
-  assert.deepEqual(columns, DISK_COLUMNS.filter(([name]) => name !== "timestamp"));
+  assert.deepEqual(columns, DISK_TABLE.columns.map((c) => [c.name, c.type]));
 });
