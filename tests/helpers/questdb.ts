@@ -21,16 +21,28 @@ export interface ExecResult {
 export interface QuestDB {
   httpPort: number;
   ilpTcpPort: number;
+  /** PostgreSQL wire port (user `admin`, password `quest`, database `qdb`); 0 unless asked. */
+  pgPort: number;
   /** `http://127.0.0.1:<httpPort>` */
   httpUrl: string;
   /** Runs SQL through GET /exec; throws with QuestDB's message on an error. */
   exec(sql: string): Promise<ExecResult>;
-  /** Polls `sql` until `accept` returns true or `timeoutMs` passes; returns the last result. */
+  /**
+   * Polls `sql` until `accept` returns true or `timeoutMs` passes; returns the last result.
+   * Only results read while every WAL table had applied all it committed are considered, so
+   * rows QuestDB acknowledged but has not applied yet never pass as "no rows".
+   */
   waitFor(
     sql: string,
     accept: (r: ExecResult) => boolean,
     timeoutMs?: number,
   ): Promise<ExecResult>;
+  /**
+   * Waits until every WAL table has applied what it committed (`wal_tables()`: writerTxn =
+   * sequencerTxn): call it before asserting that rows are absent.
+   * @throws {Error} when a table is suspended, or not applied within `timeoutMs`.
+   */
+  walApplied(timeoutMs?: number): Promise<void>;
   /** Stops the server (SIGTERM, then SIGKILL after 10 s). The data directory is kept. */
   stop(): Promise<void>;
   /** Starts the server again on the same ports and data directory. */
@@ -67,14 +79,16 @@ export function freePort(): Promise<number> {
 
 /**
  * Starts a private QuestDB and waits until its HTTP endpoint answers SQL.
+ * @param options `pg: true` also opens the PostgreSQL wire (as Grafana's QuestDB plugin uses).
  * @throws {Error} when no jar is found or the server does not come up within 60 s.
  */
-export async function startQuestDB(): Promise<QuestDB> {
+export async function startQuestDB(options: { pg?: boolean } = {}): Promise<QuestDB> {
   const jar = findQuestDBJar();
   if (!jar) throw new Error("QuestDB jar not found (set QUESTDB_JAR or run .ci/run)");
   const root = await Deno.makeTempDir({ prefix: "statsd-qdb-" });
   const httpPort = await freePort();
   const ilpTcpPort = await freePort();
+  const pgPort = options.pg ? await freePort() : 0;
   const httpUrl = `http://127.0.0.1:${httpPort}`;
   let child: Deno.ChildProcess | null = null;
 
@@ -82,7 +96,8 @@ export async function startQuestDB(): Promise<QuestDB> {
     QDB_HTTP_BIND_TO: `127.0.0.1:${httpPort}`,
     QDB_LINE_TCP_NET_BIND_TO: `127.0.0.1:${ilpTcpPort}`,
     QDB_HTTP_MIN_ENABLED: "false",
-    QDB_PG_ENABLED: "false",
+    QDB_PG_ENABLED: String(pgPort > 0),
+    ...(pgPort > 0 ? { QDB_PG_NET_BIND_TO: `127.0.0.1:${pgPort}` } : {}),
     QDB_LINE_UDP_ENABLED: "false",
     QDB_TELEMETRY_ENABLED: "false",
     // Keep the JVM small: several servers may run during one test run on a 2-core machine.
@@ -152,8 +167,10 @@ export async function startQuestDB(): Promise<QuestDB> {
     let last: ExecResult = { columns: [], dataset: [] };
     while (true) {
       try {
-        last = await exec(sql);
-        if (accept(last)) return last;
+        if (await walSettled()) {
+          last = await exec(sql);
+          if (accept(last)) return last;
+        }
       } catch (e) {
         // Table does not exist yet: keep polling.
         if (!String(e).includes("does not exist")) throw e;
@@ -163,13 +180,38 @@ export async function startQuestDB(): Promise<QuestDB> {
     }
   }
 
+  /**
+   * Whether every WAL table has applied all it committed.
+   * @throws {Error} naming a suspended table and its error.
+   */
+  async function walSettled(): Promise<boolean> {
+    const res = await exec(
+      "SELECT name, suspended, writerTxn, sequencerTxn, errorMessage FROM wal_tables()",
+    );
+    for (const [name, suspended, writerTxn, sequencerTxn, error] of res.dataset) {
+      if (suspended === true) throw new Error(`QuestDB WAL table ${name} is suspended: ${error}`);
+      if (writerTxn !== sequencerTxn) return false;
+    }
+    return true;
+  }
+
+  async function walApplied(timeoutMs = 15_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (!(await walSettled())) {
+      if (Date.now() > deadline) throw new Error(`QuestDB WAL not applied within ${timeoutMs} ms`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+
   await start();
   return {
     httpPort,
     ilpTcpPort,
+    pgPort,
     httpUrl,
     exec,
     waitFor,
+    walApplied,
     stop,
     start,
     async dispose() {
