@@ -26,6 +26,18 @@
 #    - no systemd in a container: the entrypoint passes --watchdog disabled (Docker's own
 #      --restart and health handling apply instead). `docker stop` sends SIGTERM and waits
 #      10 s by default; give the final publish more with `--stop-timeout 30` if QuestDB is slow.
+#    With the engine-free cgroup source (`--source cgroup`, docs/cgroup.md) the daemon reads each
+#    container's cgroup files and /proc/<pid>/net/dev under --host-root instead of `docker
+#    stats` (the socket stays: container names and events come from the engine). The bind is
+#    then required; `--pid host` shares the host's process view and `--cgroupns host` makes
+#    /proc/<pid>/cgroup paths absolute (private is the default on cgroup v2):
+#      docker run -d --name container-statsd --restart unless-stopped \
+#        -v /var/run/docker.sock:/var/run/docker.sock \
+#        --group-add "$(stat -c %g /var/run/docker.sock)" \
+#        -v /:/host:ro,rslave --pid host --cgroupns host \
+#        -v container-statsd-state:/var/lib/container-statsd \
+#        -e QDB_CLIENT_CONF='http::addr=questdb.example:9000;username=u;password=p;' \
+#        container-statsd --node "$(hostname)" --source cgroup --host-root /host
 #
 # 3. build: the toolchain stage, compiling on the build machine's own platform for both targets
 #    (deno compile cross-compiles; it downloads the target's denort runtime, so it needs
