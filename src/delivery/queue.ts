@@ -2,6 +2,8 @@
  * The delivery queue: encoded ILP batches in interval order, bounded by a number of rows.
  * When full, the oldest rows are dropped (Telegraf's metric buffer does the same; unlike it,
  * every drop is counted and reported).
+ *
+ * @module
  */
 
 /** The ILP rows of one interval (container rows and disk rows together). */
@@ -29,7 +31,6 @@ export class BatchQueue {
   #head = 0;
   #rows = 0;
 
-  /** @param capacityRows the most rows held (>= 1). */
   /**
    * Makes an empty queue.
    *

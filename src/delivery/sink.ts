@@ -7,7 +7,25 @@
  */
 import type { EncodeOptions } from "../schema/table.ts";
 import type { Batch } from "./queue.ts";
-import type { DeliveryStats } from "./delivery.ts";
+
+/** Running totals, for logs and the systemd STATUS line. */
+export interface DeliveryStats {
+  /** Rows the server acknowledged (HTTP) or that were written to the socket (TCP). */
+  deliveredRows: number;
+  /** Rows dropped because the queue was full (oldest first). */
+  droppedRows: number;
+  /** Rows the server refused (e.g. HTTP 400), dropped. */
+  rejectedRows: number;
+  /** Failed attempts since the last success. */
+  failures: number;
+  /** The last publish: interval end (ms), rows, and the error if it failed. */
+  last: { endMs: number; rows: number; ok: boolean; error?: string } | null;
+}
+
+/** The totals of a sink that has done nothing yet. */
+export function newDeliveryStats(): DeliveryStats {
+  return { deliveredRows: 0, droppedRows: 0, rejectedRows: 0, failures: 0, last: null };
+}
 
 /** A destination for ILP batches. `Delivery` is the one that talks to a server. */
 export interface RowSink {

@@ -3,6 +3,8 @@
  * a header `{"spool":"container-statsd","version":1}` then one `{"endMs","rows","ilp"}` per
  * batch. Writes are atomic (temporary file, fsync, rename), so a crash leaves either the old
  * spool or the new one, never half of one.
+ *
+ * @module
  */
 import { getLogger } from "@logtape/logtape";
 import type { Batch } from "./queue.ts";
@@ -33,21 +35,22 @@ export function formatSpool(batches: readonly Batch[]): string {
   return out;
 }
 
-/** The spool file in one directory. */
+/** One sink's spool file. */
 export class Spool {
-  /** `<dir>/spool.jsonl`. */
+  /** `<dir>/<file>`. */
   readonly path: string;
   readonly #dir: string;
 
-  /** @param dir directory (created on first write). */
   /**
-   * Names the spool in `dir`; nothing is read or written yet.
+   * Names the spool; nothing is read or written yet.
    *
    * @param dir directory of the spool file (created on first write).
+   * @param file the file's name, distinct per sink. Default `spool.jsonl` (the QuestDB sink's,
+   *   as earlier versions named it).
    */
-  constructor(dir: string) {
+  constructor(dir: string, file = "spool.jsonl") {
     this.#dir = dir;
-    this.path = `${dir}/spool.jsonl`;
+    this.path = `${dir}/${file}`;
   }
 
   /**

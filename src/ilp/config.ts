@@ -13,13 +13,11 @@
 /** Transport schema of a configuration string. */
 export type IlpProtocol = "http" | "https" | "tcp" | "tcps";
 
-/** `protocol_version` values. This package always sends version 1 text, which every version accepts. */
-export type IlpProtocolVersion = "auto" | "1" | "2" | "3";
-
 /**
- * A parsed, validated configuration string. Durations are milliseconds, sizes bytes.
- * Optional fields are absent when the key was not given. Holds secrets (`password`, `token`):
- * log it only through {@link describeConfig}.
+ * A parsed, validated configuration string: only what the daemon honours (every other key is
+ * refused by the parser, see {@link parseConfigString}). Durations are milliseconds, sizes
+ * bytes. Optional fields are absent when the key was not given. Holds secrets (`password`,
+ * `token`): log it only through {@link describeConfig}.
  */
 export interface ClientConfig {
   /** Schema: `http`, `https` (ILP over HTTP), `tcp`, `tcps` (ILP over TCP). */
@@ -28,58 +26,37 @@ export interface ClientConfig {
   readonly host: string;
   /** Port from `addr`; default 9000 for http/https, 9009 for tcp/tcps. */
   readonly port: number;
-  /** `username`: HTTP basic auth user, or the TCP JWK key id. */
+  /** `username`: HTTP basic auth user. */
   readonly username?: string;
   /** `password`: HTTP basic auth password. Secret. */
   readonly password?: string;
-  /** `token`: HTTP bearer token, or the TCP JWK private key (`d`, base64url). Secret. */
+  /** `token`: HTTP bearer token. Secret. */
   readonly token?: string;
-  /** `token_x`: TCP JWK public key x coordinate (base64url). */
-  readonly tokenX?: string;
-  /** `token_y`: TCP JWK public key y coordinate (base64url). */
-  readonly tokenY?: string;
-  /** `auth_timeout`: TCP authentication handshake timeout, ms. Default 15000. */
-  readonly authTimeoutMs: number;
-  /** `tls_verify`: `on` (default) -> true, `unsafe_off` -> false. */
-  readonly tlsVerify: boolean;
   /**
-   * `tls_ca`: `webpki_roots`, `os_roots`, `webpki_and_os_roots`, `pem_file` (Rust/Python/C
-   * clients), or a path to a PEM CA file (Node.js client).
+   * `tls_ca`: `webpki_roots` or `pem_file` (Rust/Python/C clients), or a path to a PEM CA file
+   * (Node.js client).
    */
   readonly tlsCa?: string;
   /** `tls_roots`: path to a PEM file of extra trusted CA certificates. */
   readonly tlsRoots?: string;
-  /** `protocol_version`: default `auto`. */
-  readonly protocolVersion: IlpProtocolVersion;
-  /** `request_timeout`: HTTP response timeout, ms (>= 1). Default 10000. */
+  /** `request_timeout`: how long to wait for an answer (TCP: for a connection), ms. Default 10000. */
   readonly requestTimeoutMs: number;
   /**
-   * `request_min_throughput`: bytes/s used to extend the HTTP timeout for large bodies
+   * `request_min_throughput`: bytes/s used to extend the timeout for large bodies
    * (timeout = request_timeout + body bytes / this * 1000); 0 disables. Default 102400.
    */
   readonly requestMinThroughput: number;
-  /** `retry_timeout`: how long a caller keeps retrying a retryable failure, ms. Default 10000. */
+  /**
+   * `retry_timeout`: how long failed sends are retried quickly (10 ms doubling to
+   * `retry_max_backoff_millis`) after the first failure, ms; 0 disables. Default 10000.
+   */
   readonly retryTimeoutMs: number;
-  /** `retry_max_backoff_millis`: ceiling of the retry backoff, ms. Default 1000. */
+  /** `retry_max_backoff_millis`: ceiling of that quick backoff, ms. Default 1000. */
   readonly retryMaxBackoffMs: number;
-  /** `auto_flush`: `on` (default) / `off`. */
-  readonly autoFlush: boolean;
-  /** `auto_flush_rows`: rows that trigger a flush; 0 = off. Default 75000 (HTTP), 600 (TCP). */
-  readonly autoFlushRows: number;
-  /** `auto_flush_interval`: ms since the last flush that trigger one; 0 = off. Default 1000. */
-  readonly autoFlushIntervalMs: number;
-  /** `auto_flush_bytes`: buffered bytes that trigger a flush; 0 = off (default). */
-  readonly autoFlushBytes: number;
-  /** `init_buf_size`: initial buffer size, bytes. Default 65536. */
-  readonly initBufSize: number;
-  /** `max_buf_size`: largest buffer (so largest request body), bytes. Default 104857600. */
+  /** `max_buf_size`: largest request body, bytes. Default 104857600. */
   readonly maxBufSize: number;
-  /** `max_name_len`: longest table/column name, UTF-16 code units. Default 127. */
-  readonly maxNameLen: number;
-  /** `bind_interface`: local address to connect from. */
+  /** `bind_interface`: local address HTTP requests leave from. */
   readonly bindInterface?: string;
-  /** `stdlib_http`: Node.js-client-only switch; accepted and ignored here. */
-  readonly stdlibHttp?: boolean;
 }
 
 /** Default HTTP port of QuestDB (`http::`, `https::`). */
@@ -118,8 +95,49 @@ const KEYS = new Set([
   "stdlib_http",
 ]);
 
+const TCP_AUTH =
+  "ILP/TCP authentication is not supported; use http(s) with token or username/password";
+const AUTO_FLUSH =
+  "the daemon sends each interval's rows as one request when the interval closes, so there is no client buffer to flush";
+
+/** Keys an official client accepts that the daemon refuses, whatever their value, and why. */
+const REFUSED = new Map<string, string>([
+  [
+    "token_x",
+    TCP_AUTH,
+  ],
+  [
+    "token_y",
+    TCP_AUTH,
+  ],
+  [
+    "auth_timeout",
+    TCP_AUTH,
+  ],
+  ["tls_roots_password", "Java/PKCS#12 keystores are not supported; give 'tls_roots' a PEM file"],
+  ["auto_flush", AUTO_FLUSH],
+  ["auto_flush_rows", AUTO_FLUSH],
+  ["auto_flush_interval", AUTO_FLUSH],
+  ["auto_flush_bytes", AUTO_FLUSH],
+  ["init_buf_size", "the daemon sizes its buffers itself; 'max_buf_size' caps a request"],
+  ["max_name_len", "table and column names are checked against QuestDB's default limit of 127"],
+  ["stdlib_http", "it is a switch of the Node.js client; the daemon uses Deno's fetch"],
+]);
+
 /** Largest timeout accepted: what a JavaScript timer can hold (about 24.8 days). */
 const MAX_TIMEOUT_MS = 2_147_483_647;
+
+/**
+ * The deadline of one request: `baseMs` plus the time `bytes` take at `minThroughput` bytes/s
+ * (the official clients' rule: request_timeout + body / request_min_throughput).
+ * @param baseMs request timeout, ms.
+ * @param minThroughput bytes per second; 0 leaves `baseMs` alone.
+ * @param bytes body size, bytes.
+ * @returns milliseconds.
+ */
+export function requestDeadlineMs(baseMs: number, minThroughput: number, bytes: number): number {
+  return minThroughput > 0 ? baseMs + Math.ceil(bytes / minThroughput * 1000) : baseMs;
+}
 
 /**
  * Parses a QuestDB client configuration string.
@@ -129,11 +147,20 @@ const MAX_TIMEOUT_MS = 2_147_483_647;
  * control characters (U+0000..U+001F, U+007F..U+009F) are not allowed. Each key may appear
  * once; values may not be empty.
  *
- * Semantics (official clients): `addr` is required, as `host`, `host:port`, `[ipv6]` or
- * `[ipv6]:port` (port 1..65535; default 9000 for http/https, 9009 for tcp/tcps). Integer
- * settings are plain decimal digits. HTTP authentication is `username`+`password` (basic) or
- * `token` (bearer), not both; TCP authentication is `username`+`token` (JWK, with optional
- * `token_x`/`token_y`). TLS keys require `https` or `tcps`.
+ * Every key is honoured or refused (docs: QuestDB "Client configuration string";
+ * py-questdb-client docs/conf.rst; @questdb/nodejs-client SenderOptions):
+ * - honoured: `addr` (`host`, `host:port`, `[ipv6]`, `[ipv6]:port`; port 1..65535, default
+ *   9000 for http/https, 9009 for tcp/tcps); HTTP `username`+`password` (basic) or `token`
+ *   (bearer), not both; `tls_roots`, `tls_ca` (`pem_file`, `webpki_roots` or a PEM path) and
+ *   `tls_verify=on`, with https/tcps only; `protocol_version` `auto` or `1` (the daemon writes
+ *   version 1 text, which every server takes); `request_timeout`, `request_min_throughput`,
+ *   `retry_timeout`, `retry_max_backoff_millis`, `max_buf_size`; `bind_interface` over HTTP.
+ * - refused, naming the key and the reason: ILP/TCP authentication (`username`, `token`,
+ *   `token_x`, `token_y`, `auth_timeout` with tcp/tcps), `tls_verify=unsafe_off` and
+ *   `tls_ca=os_roots`/`webpki_and_os_roots` (Deno chooses trust per process, not per
+ *   connection), `tls_roots_password`, `protocol_version` 2 and 3, the `auto_flush*` keys and
+ *   `init_buf_size` (the daemon flushes once per interval), `max_name_len`, `stdlib_http`,
+ *   `bind_interface` with tcp/tcps.
  *
  * Error messages never echo a value (values may be secrets; a mistyped `addr` such as
  * `user:pass@host` too); syntax errors give a position. Only an unknown or repeated key is
@@ -143,8 +170,8 @@ const MAX_TIMEOUT_MS = 2_147_483_647;
  * @returns a frozen {@link ClientConfig} with defaults filled in.
  * @throws {SyntaxError} when the string does not follow the grammar (no `::`, a key without
  *   `=`, a bad key character, a control character in a value).
- * @throws {RangeError} for an unknown schema, an unknown, repeated or empty key, a missing or
- *   bad `addr`, a bad port, a bad number or enum value, or conflicting/unsupported settings
+ * @throws {RangeError} for an unknown schema, an unknown, refused, repeated or empty key, a
+ *   missing or bad `addr`, a bad port, a bad number or enum value, or conflicting settings
  *   (the message names the key).
  */
 export function parseConfigString(conf: string): ClientConfig {
@@ -196,53 +223,29 @@ export function parseQuestdbTarget(flag: string): ClientConfig {
 }
 
 /**
- * Renders a config as a configuration string for logs, with `password`, `token` and
- * `tls_roots_password` shown as `***`. Lists the schema, `addr`, authentication and TLS keys
- * that are set, `request_timeout` and `retry_timeout` for HTTP, and every other setting that
- * differs from its default. Parsing the output (with real secrets) gives an equal config.
+ * Renders a config as a configuration string for logs, with `password` and `token` shown as
+ * `***`. Lists the schema, `addr`, authentication and TLS keys that are set,
+ * `request_timeout` and `retry_timeout`, and every other setting that differs from its
+ * default. Parsing the output (with real secrets) gives an equal config.
  */
 export function describeConfig(cfg: ClientConfig): string {
-  const d = defaults(cfg.protocol);
+  const d = DEFAULTS;
   const parts: string[] = [`addr=${esc(formatAddr(cfg.host, cfg.port))}`];
-  const add = (key: string, value: string | undefined, always = false, def?: string) => {
-    if (value === undefined) return;
-    if (!always && value === def) return;
-    parts.push(`${key}=${esc(value)}`);
+  const add = (key: string, value: string | number | undefined, def?: number) => {
+    if (value === undefined || value === def) return;
+    parts.push(`${key}=${esc(String(value))}`);
   };
-  add("username", cfg.username, true);
+  add("username", cfg.username);
   if (cfg.password !== undefined) parts.push("password=***");
   if (cfg.token !== undefined) parts.push("token=***");
-  add("token_x", cfg.tokenX, true);
-  add("token_y", cfg.tokenY, true);
-  add("auth_timeout", String(cfg.authTimeoutMs), false, String(d.authTimeoutMs));
-  add("tls_verify", cfg.tlsVerify ? "on" : "unsafe_off", false, "on");
-  add("tls_ca", cfg.tlsCa, true);
-  add("tls_roots", cfg.tlsRoots, true);
-  add("protocol_version", cfg.protocolVersion, false, "auto");
-  const http = cfg.protocol === "http" || cfg.protocol === "https";
-  add("request_timeout", String(cfg.requestTimeoutMs), http, String(d.requestTimeoutMs));
-  add("retry_timeout", String(cfg.retryTimeoutMs), http, String(d.retryTimeoutMs));
-  add(
-    "request_min_throughput",
-    String(cfg.requestMinThroughput),
-    false,
-    String(d.requestMinThroughput),
-  );
-  add(
-    "retry_max_backoff_millis",
-    String(cfg.retryMaxBackoffMs),
-    false,
-    String(d.retryMaxBackoffMs),
-  );
-  add("auto_flush", cfg.autoFlush ? "on" : "off", false, "on");
-  add("auto_flush_rows", offOr(cfg.autoFlushRows), false, offOr(d.autoFlushRows));
-  add("auto_flush_interval", offOr(cfg.autoFlushIntervalMs), false, offOr(d.autoFlushIntervalMs));
-  add("auto_flush_bytes", offOr(cfg.autoFlushBytes), false, offOr(d.autoFlushBytes));
-  add("init_buf_size", String(cfg.initBufSize), false, String(d.initBufSize));
-  add("max_buf_size", String(cfg.maxBufSize), false, String(d.maxBufSize));
-  add("max_name_len", String(cfg.maxNameLen), false, String(d.maxNameLen));
-  add("bind_interface", cfg.bindInterface, true);
-  if (cfg.stdlibHttp !== undefined) parts.push(`stdlib_http=${cfg.stdlibHttp ? "on" : "off"}`);
+  add("tls_ca", cfg.tlsCa);
+  add("tls_roots", cfg.tlsRoots);
+  add("request_timeout", cfg.requestTimeoutMs);
+  add("retry_timeout", cfg.retryTimeoutMs);
+  add("request_min_throughput", cfg.requestMinThroughput, d.requestMinThroughput);
+  add("retry_max_backoff_millis", cfg.retryMaxBackoffMs, d.retryMaxBackoffMs);
+  add("max_buf_size", cfg.maxBufSize, d.maxBufSize);
+  add("bind_interface", cfg.bindInterface);
   return `${cfg.protocol}::${parts.join(";")};`;
 }
 
@@ -257,26 +260,14 @@ function esc(value: string): string {
   return value.replaceAll(";", ";;");
 }
 
-function offOr(n: number): string {
-  return n === 0 ? "off" : String(n);
-}
-
-function defaults(protocol: IlpProtocol) {
-  const http = protocol === "http" || protocol === "https";
-  return {
-    authTimeoutMs: 15_000,
-    requestTimeoutMs: 10_000,
-    requestMinThroughput: 102_400,
-    retryTimeoutMs: 10_000,
-    retryMaxBackoffMs: 1_000,
-    autoFlushRows: http ? 75_000 : 600,
-    autoFlushIntervalMs: 1_000,
-    autoFlushBytes: 0,
-    initBufSize: 65_536,
-    maxBufSize: 104_857_600,
-    maxNameLen: 127,
-  };
-}
+/** Defaults of the honoured keys (the official clients' defaults). */
+const DEFAULTS = {
+  requestTimeoutMs: 10_000,
+  requestMinThroughput: 102_400,
+  retryTimeoutMs: 10_000,
+  retryMaxBackoffMs: 1_000,
+  maxBufSize: 104_857_600,
+} as const;
 
 /** Splits `key=value;` pairs starting at `pos` (questdb-confstr grammar). */
 function parseParams(conf: string, pos: number): Map<string, string> {
@@ -387,12 +378,9 @@ function parseAddr(addr: string, protocol: IlpProtocol): { host: string; port: n
   return { host, port };
 }
 
-function parseInteger(key: string, text: string, min: number, max: number, off = false): number {
-  if (off && text === "off") return 0;
+function parseInteger(key: string, text: string, min: number, max: number): number {
   if (!/^\d+$/.test(text)) {
-    throw new RangeError(
-      `QuestDB configuration string: '${key}' must be a whole number${off ? " or 'off'" : ""}`,
-    );
+    throw new RangeError(`QuestDB configuration string: '${key}' must be a whole number`);
   }
   const n = Number(text);
   if (n < min || n > max) {
@@ -414,29 +402,31 @@ function parseEnum<T extends string>(key: string, text: string, allowed: readonl
   return text as T;
 }
 
+/** Refuses a key or value the daemon cannot honour, naming it and saying why. */
+function refuse(what: string, reason: string): never {
+  throw new RangeError(`QuestDB configuration string: ${what} is not supported: ${reason}.`);
+}
+
 function buildConfig(protocol: IlpProtocol, p: Map<string, string>): ClientConfig {
   const http = protocol === "http" || protocol === "https";
   const tls = protocol === "https" || protocol === "tcps";
-  const d = defaults(protocol);
+  for (const key of p.keys()) {
+    const reason = REFUSED.get(key);
+    if (reason !== undefined) refuse(`'${key}'`, reason);
+  }
   const addr = p.get("addr");
   if (addr === undefined) {
     throw new RangeError("QuestDB configuration string: 'addr' is required");
   }
   const { host, port } = parseAddr(addr, protocol);
-  const int = (key: string, def: number, min: number, max: number, off = false): number => {
+  const int = (key: string, def: number, min: number, max: number): number => {
     const v = p.get(key);
-    return v === undefined ? def : parseInteger(key, v, min, max, off);
-  };
-  const onOff = (key: string, offWord: string): boolean | undefined => {
-    const v = p.get(key);
-    return v === undefined ? undefined : parseEnum(key, v, ["on", offWord]) === "on";
+    return v === undefined ? def : parseInteger(key, v, min, max);
   };
 
   const username = p.get("username");
   const password = p.get("password");
   const token = p.get("token");
-  const tokenX = p.get("token_x");
-  const tokenY = p.get("token_y");
   if (http) {
     if ((username === undefined) !== (password === undefined)) {
       throw new RangeError(
@@ -448,93 +438,79 @@ function buildConfig(protocol: IlpProtocol, p: Map<string, string>): ClientConfi
         "QuestDB configuration string: give either 'token' (bearer) or 'username'/'password' (basic), not both",
       );
     }
-    if (tokenX !== undefined || tokenY !== undefined) {
-      throw new RangeError(
-        "QuestDB configuration string: 'token_x' and 'token_y' are for TCP authentication only",
-      );
-    }
   } else {
-    if (password !== undefined) {
-      throw new RangeError(
-        "QuestDB configuration string: 'password' is not used over TCP; TCP authentication takes 'username' and 'token' (JWK private key)",
-      );
-    }
-    if ((username === undefined) !== (token === undefined)) {
-      throw new RangeError(
-        "QuestDB configuration string: TCP authentication needs both 'username' (key id) and 'token' (private key)",
-      );
-    }
-    if ((tokenX !== undefined || tokenY !== undefined) && token === undefined) {
-      throw new RangeError(
-        "QuestDB configuration string: 'token_x'/'token_y' need 'username' and 'token'",
+    for (const key of ["username", "password", "token", "bind_interface"]) {
+      if (!p.has(key)) continue;
+      refuse(
+        `'${key}' over ${protocol}`,
+        key === "bind_interface"
+          ? "Deno cannot choose the local address of a TCP connection; use http(s)"
+          : TCP_AUTH,
       );
     }
   }
-  for (const key of ["tls_verify", "tls_ca", "tls_roots", "tls_roots_password"]) {
+  for (const key of ["tls_verify", "tls_ca", "tls_roots"]) {
     if (!tls && p.has(key)) {
       throw new RangeError(
         `QuestDB configuration string: '${key}' needs a TLS protocol (https or tcps), not ${protocol}`,
       );
     }
   }
-  if (p.has("tls_roots_password")) {
-    throw new RangeError(
-      "QuestDB configuration string: 'tls_roots_password' (Java/PKCS#12 keystores) is not supported; give 'tls_roots' a PEM file",
-    );
+  const trustPerProcess =
+    "Deno chooses certificate trust per process, not per connection; trust the server's CA with tls_roots=/path/ca.pem";
+  if (p.has("tls_verify")) {
+    if (parseEnum("tls_verify", p.get("tls_verify")!, ["on", "unsafe_off"]) === "unsafe_off") {
+      refuse("'tls_verify=unsafe_off'", trustPerProcess);
+    }
   }
   const tlsCa = p.get("tls_ca");
+  if (tlsCa === "os_roots" || tlsCa === "webpki_and_os_roots") {
+    refuse(
+      `'tls_ca=${tlsCa}'`,
+      `${trustPerProcess}, or start the daemon with DENO_TLS_CA_STORE=mozilla,system`,
+    );
+  }
   const tlsRoots = p.get("tls_roots");
   if (tlsCa === "pem_file" && tlsRoots === undefined) {
     throw new RangeError("QuestDB configuration string: 'tls_ca=pem_file' needs 'tls_roots'");
   }
-
-  const protocolVersion = parseEnum<IlpProtocolVersion>(
-    "protocol_version",
-    p.get("protocol_version") ?? "auto",
-    ["auto", "1", "2", "3"],
-  );
-  const initBufSize = int("init_buf_size", d.initBufSize, 1, Number.MAX_SAFE_INTEGER);
-  const maxBufSize = int("max_buf_size", d.maxBufSize, 1, Number.MAX_SAFE_INTEGER);
-  if (initBufSize > maxBufSize) {
-    throw new RangeError(
-      "QuestDB configuration string: 'init_buf_size' must not exceed 'max_buf_size'",
-    );
+  const version = p.get("protocol_version");
+  if (version !== undefined) {
+    const v = parseEnum("protocol_version", version, ["auto", "1", "2", "3"]);
+    if (v === "2" || v === "3") {
+      refuse(
+        `'protocol_version=${v}'`,
+        "the daemon writes version 1 (text), which every QuestDB accepts; use auto or 1",
+      );
+    }
   }
 
   const cfg: { -readonly [K in keyof ClientConfig]: ClientConfig[K] } = {
     protocol,
     host,
     port,
-    authTimeoutMs: int("auth_timeout", d.authTimeoutMs, 1, MAX_TIMEOUT_MS),
-    tlsVerify: onOff("tls_verify", "unsafe_off") ?? true,
-    protocolVersion,
-    requestTimeoutMs: int("request_timeout", d.requestTimeoutMs, 1, MAX_TIMEOUT_MS),
+    requestTimeoutMs: int("request_timeout", DEFAULTS.requestTimeoutMs, 1, MAX_TIMEOUT_MS),
     requestMinThroughput: int(
       "request_min_throughput",
-      d.requestMinThroughput,
+      DEFAULTS.requestMinThroughput,
       0,
       Number.MAX_SAFE_INTEGER,
     ),
-    retryTimeoutMs: int("retry_timeout", d.retryTimeoutMs, 0, MAX_TIMEOUT_MS),
-    retryMaxBackoffMs: int("retry_max_backoff_millis", d.retryMaxBackoffMs, 1, MAX_TIMEOUT_MS),
-    autoFlush: onOff("auto_flush", "off") ?? true,
-    autoFlushRows: int("auto_flush_rows", d.autoFlushRows, 0, Number.MAX_SAFE_INTEGER, true),
-    autoFlushIntervalMs: int("auto_flush_interval", d.autoFlushIntervalMs, 0, MAX_TIMEOUT_MS, true),
-    autoFlushBytes: int("auto_flush_bytes", d.autoFlushBytes, 0, Number.MAX_SAFE_INTEGER, true),
-    initBufSize,
-    maxBufSize,
-    maxNameLen: int("max_name_len", d.maxNameLen, 1, 65_535),
+    retryTimeoutMs: int("retry_timeout", DEFAULTS.retryTimeoutMs, 0, MAX_TIMEOUT_MS),
+    retryMaxBackoffMs: int(
+      "retry_max_backoff_millis",
+      DEFAULTS.retryMaxBackoffMs,
+      10,
+      MAX_TIMEOUT_MS,
+    ),
+    maxBufSize: int("max_buf_size", DEFAULTS.maxBufSize, 1, Number.MAX_SAFE_INTEGER),
   };
   if (username !== undefined) cfg.username = username;
   if (password !== undefined) cfg.password = password;
   if (token !== undefined) cfg.token = token;
-  if (tokenX !== undefined) cfg.tokenX = tokenX;
-  if (tokenY !== undefined) cfg.tokenY = tokenY;
   if (tlsCa !== undefined) cfg.tlsCa = tlsCa;
   if (tlsRoots !== undefined) cfg.tlsRoots = tlsRoots;
   const bind = p.get("bind_interface");
   if (bind !== undefined) cfg.bindInterface = bind;
-  const stdlib = onOff("stdlib_http", "off");
-  if (stdlib !== undefined) cfg.stdlibHttp = stdlib;
   return Object.freeze(cfg);
 }

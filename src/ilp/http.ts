@@ -12,8 +12,11 @@
  */
 import { Buffer } from "node:buffer";
 import type { ClientConfig } from "./config.ts";
-import { formatAddr } from "./config.ts";
-import { describeError, IlpDeliveryError, type IlpTransport, readCaCerts } from "./transport.ts";
+import { formatAddr, requestDeadlineMs } from "./config.ts";
+import { type DeliveryErrorDetails, IlpDeliveryError } from "./errors.ts";
+import { HttpEndpoint, readErrorAnswer } from "./http_endpoint.ts";
+import { QUESTDB_TLS_HINT, readCaCerts } from "./tls.ts";
+import type { IlpTransport } from "./transport.ts";
 
 /** A QuestDB `/exec` answer: rows for a query, `{ddl: "OK"}` for DDL, `{dml: "OK"}` for DML. */
 export interface ExecResult {
@@ -30,8 +33,6 @@ export interface ExecResult {
 }
 
 const utf8 = new TextEncoder();
-/** Most of an error body kept for messages. */
-const MAX_ERROR_TEXT = 2048;
 
 /**
  * Sends ILP text to QuestDB's HTTP endpoint.
@@ -46,21 +47,18 @@ const MAX_ERROR_TEXT = 2048;
  * - Timeout per request: `request_timeout` + body bytes / `request_min_throughput` s (the
  *   second term only when the throughput is not 0), through `AbortSignal.timeout`.
  * - https: trusts Deno's root store plus the PEM file(s) of `tls_roots` / `tls_ca`, through
- *   `Deno.createHttpClient({caCerts})`. `tls_verify=unsafe_off` cannot be honoured per client
- *   in Deno: verification stays on unless the process runs with
- *   `--unsafely-ignore-certificate-errors`; certificate errors say so.
- * - No retries here: `retry_timeout` is for the caller.
+ *   `Deno.createHttpClient({caCerts})`.
+ * - `bind_interface`: the local address requests leave from.
+ * - One attempt per call: resending is the caller's (src/delivery honours `retry_timeout`).
  */
 export class HttpTransport implements IlpTransport {
   /** `http://host:port` or `https://host:port`. */
   readonly target: string;
+  readonly #endpoint: HttpEndpoint;
   readonly #authorization: string | undefined;
   readonly #requestTimeoutMs: number;
   readonly #minThroughput: number;
   readonly #maxBodyBytes: number;
-  readonly #tlsVerify: boolean;
-  #client: Deno.HttpClient | undefined;
-  readonly #clientOptions: Deno.CreateHttpClientOptions | undefined;
 
   /**
    * Prepares a transport for `cfg`; nothing connects until the first request.
@@ -83,21 +81,16 @@ export class HttpTransport implements IlpTransport {
     this.#requestTimeoutMs = cfg.requestTimeoutMs;
     this.#minThroughput = cfg.requestMinThroughput;
     this.#maxBodyBytes = cfg.maxBufSize;
-    this.#tlsVerify = cfg.tlsVerify;
     const options: Deno.CreateHttpClientOptions = {};
-    let custom = false;
-    if (cfg.protocol === "https") {
-      const caCerts = readCaCerts(cfg);
-      if (caCerts !== undefined) {
-        options.caCerts = caCerts;
-        custom = true;
-      }
-    }
-    if (cfg.bindInterface !== undefined) {
-      options.localAddress = cfg.bindInterface;
-      custom = true;
-    }
-    this.#clientOptions = custom ? options : undefined;
+    const caCerts = cfg.protocol === "https" ? readCaCerts(cfg) : undefined;
+    if (caCerts !== undefined) options.caCerts = caCerts;
+    if (cfg.bindInterface !== undefined) options.localAddress = cfg.bindInterface;
+    this.#endpoint = new HttpEndpoint(
+      "QuestDB",
+      this.target,
+      QUESTDB_TLS_HINT,
+      Object.keys(options).length > 0 ? options : undefined,
+    );
   }
 
   /**
@@ -113,19 +106,14 @@ export class HttpTransport implements IlpTransport {
         { retryable: false },
       );
     }
-    const timeoutMs = this.#minThroughput > 0
-      ? this.#requestTimeoutMs + Math.ceil(bytes.length / this.#minThroughput * 1000)
-      : this.#requestTimeoutMs;
-    const headers: Record<string, string> = { "content-type": "text/plain; charset=utf-8" };
-    if (this.#authorization !== undefined) headers["authorization"] = this.#authorization;
-    const res = await this.#fetch(
+    const res = await this.#endpoint.request(
       "/write?precision=n",
       {
         method: "POST",
-        headers,
+        headers: this.#headers({ "content-type": "text/plain; charset=utf-8" }),
         body: bytes,
       },
-      timeoutMs,
+      requestDeadlineMs(this.#requestTimeoutMs, this.#minThroughput, bytes.length),
       "write",
     );
     if (res.status >= 200 && res.status < 300) {
@@ -144,11 +132,9 @@ export class HttpTransport implements IlpTransport {
    *   answers an error (`serverMessage` is its `error` text; retryable only for 5xx).
    */
   async exec(sql: string): Promise<ExecResult> {
-    const headers: Record<string, string> = {};
-    if (this.#authorization !== undefined) headers["authorization"] = this.#authorization;
-    const res = await this.#fetch(
+    const res = await this.#endpoint.request(
       `/exec?query=${encodeURIComponent(sql)}`,
-      { method: "GET", headers },
+      { method: "GET", headers: this.#headers({}) },
       this.#requestTimeoutMs,
       "exec",
     );
@@ -182,80 +168,26 @@ export class HttpTransport implements IlpTransport {
 
   /** Closes pooled connections (and the custom TLS client, if any). */
   close(): Promise<void> {
-    this.#client?.close();
-    this.#client = undefined;
+    this.#endpoint.close();
     return Promise.resolve();
   }
 
-  async #fetch(
-    pathAndQuery: string,
-    init: RequestInit,
-    timeoutMs: number,
-    what: string,
-  ): Promise<Response> {
-    if (this.#clientOptions !== undefined && this.#client === undefined) {
-      this.#client = Deno.createHttpClient(this.#clientOptions);
-    }
-    const full: RequestInit & { client?: Deno.HttpClient } = {
-      ...init,
-      redirect: "manual",
-      signal: AbortSignal.timeout(timeoutMs),
-    };
-    if (this.#client !== undefined) full.client = this.#client;
-    try {
-      return await fetch(this.target + pathAndQuery, full);
-    } catch (e) {
-      if (e instanceof DOMException && (e.name === "TimeoutError" || e.name === "AbortError")) {
-        throw new IlpDeliveryError(
-          `QuestDB ${this.target} ${what}: no answer within ${timeoutMs} ms`,
-          { retryable: true, cause: e },
-        );
-      }
-      let hint = "";
-      const text = describeError(e);
-      if (/certificate|UnknownIssuer|tls/i.test(text)) {
-        hint = this.#tlsVerify
-          ? " (trust the server's CA with tls_roots=/path/ca.pem)"
-          : " (tls_verify=unsafe_off needs deno's --unsafely-ignore-certificate-errors flag)";
-      }
-      throw new IlpDeliveryError(
-        `QuestDB ${this.target} ${what}: request failed: ${text}${hint}`,
-        { retryable: true, cause: e },
-      );
-    }
+  #headers(headers: Record<string, string>): Record<string, string> {
+    if (this.#authorization !== undefined) headers["authorization"] = this.#authorization;
+    return headers;
   }
 
   /** Builds the error for a non-2xx answer, reading QuestDB's JSON error if there is one. */
   async #errorFrom(res: Response, what: string): Promise<IlpDeliveryError> {
-    let text = "";
-    try {
-      text = await res.text();
-    } catch { /* body unreadable: report the status alone */ }
-    let serverMessage: string | undefined = text.trim().slice(0, MAX_ERROR_TEXT) || undefined;
-    let errorId: string | undefined;
-    let line: number | undefined;
-    try {
-      const j: unknown = JSON.parse(text);
-      if (typeof j === "object" && j !== null) {
-        const o = j as Record<string, unknown>;
-        if (typeof o["message"] === "string") serverMessage = o["message"];
-        else if (typeof o["error"] === "string") serverMessage = o["error"];
-        if (typeof o["errorId"] === "string") errorId = o["errorId"];
-        if (typeof o["line"] === "number") line = o["line"];
-      }
-    } catch { /* not JSON: keep the raw text */ }
-    const retryable = res.status >= 500;
-    const details: ConstructorParameters<typeof IlpDeliveryError>[1] = {
-      retryable,
-      status: res.status,
-    };
-    if (serverMessage !== undefined) details.serverMessage = serverMessage;
-    if (errorId !== undefined) details.errorId = errorId;
-    if (line !== undefined) details.line = line;
-    const where = line !== undefined ? ` (line ${line})` : "";
+    const { message, json } = await readErrorAnswer(res);
+    const details: DeliveryErrorDetails = { retryable: res.status >= 500, status: res.status };
+    if (message !== undefined) details.serverMessage = message;
+    if (typeof json?.["errorId"] === "string") details.errorId = json["errorId"];
+    if (typeof json?.["line"] === "number") details.line = json["line"];
+    const where = details.line !== undefined ? ` (line ${details.line})` : "";
     return new IlpDeliveryError(
       `QuestDB ${this.target} ${what} failed: HTTP ${res.status}${
-        serverMessage !== undefined ? `: ${serverMessage}` : ""
+        message !== undefined ? `: ${message}` : ""
       }${where}`,
       details,
     );

@@ -10,8 +10,10 @@
  * @module
  */
 import type { ClientConfig } from "./config.ts";
-import { formatAddr } from "./config.ts";
-import { describeError, IlpDeliveryError, type IlpTransport, readCaCerts } from "./transport.ts";
+import { formatAddr, requestDeadlineMs } from "./config.ts";
+import { describeError, IlpDeliveryError } from "./errors.ts";
+import { certificateHint, QUESTDB_TLS_HINT, readCaCerts } from "./tls.ts";
+import type { IlpTransport } from "./transport.ts";
 
 const utf8 = new TextEncoder();
 
@@ -31,7 +33,7 @@ const utf8 = new TextEncoder();
  *   is closed and the error is retryable.
  * - A resolved `send` is not an acknowledgement (see the module documentation).
  * - `tcps`: Deno's root store plus the PEM file(s) of `tls_roots` / `tls_ca`.
- *   `tls_verify=unsafe_off` cannot be honoured per connection in Deno (see HttpTransport).
+ * - No `exec`: ILP/TCP has no SQL, so tables are created by their first rows (without DEDUP).
  */
 export class TcpTransport implements IlpTransport {
   /** `tcp://host:port` or `tcps://host:port`. */
@@ -40,7 +42,6 @@ export class TcpTransport implements IlpTransport {
   readonly #port: number;
   readonly #tls: boolean;
   readonly #caCerts: string[] | undefined;
-  readonly #tlsVerify: boolean;
   readonly #timeoutMs: number;
   readonly #minThroughput: number;
   #conn: Deno.Conn | undefined;
@@ -49,31 +50,26 @@ export class TcpTransport implements IlpTransport {
   /**
    * Prepares a transport for `cfg`; nothing connects until the first `send`.
    *
-   * @param cfg a `tcp` or `tcps` config.
-   * @throws {RangeError} when `cfg.protocol` is not tcp/tcps, when it asks for TCP
-   *   authentication (`username`+`token`, not supported by this package), for
-   *   `bind_interface` (Deno.connect cannot bind), or when a CA file cannot be read.
+   * @param cfg a `tcp` or `tcps` config (the parser has refused TCP authentication and
+   *   `bind_interface`, which this transport cannot do).
+   * @throws {RangeError} when `cfg.protocol` is not tcp/tcps, or a CA file cannot be read.
    */
   constructor(cfg: ClientConfig) {
     if (cfg.protocol !== "tcp" && cfg.protocol !== "tcps") {
       throw new RangeError(`TcpTransport needs a tcp or tcps config, got ${cfg.protocol}`);
-    }
-    if (cfg.username !== undefined || cfg.token !== undefined) {
-      throw new RangeError(
-        "ILP/TCP authentication (username + token) is not supported; use http(s) with token or username/password",
-      );
-    }
-    if (cfg.bindInterface !== undefined) {
-      throw new RangeError("'bind_interface' is not supported for tcp/tcps in Deno");
     }
     this.target = `${cfg.protocol}://${formatAddr(cfg.host, cfg.port)}`;
     this.#hostname = cfg.host;
     this.#port = cfg.port;
     this.#tls = cfg.protocol === "tcps";
     this.#caCerts = this.#tls ? readCaCerts(cfg) : undefined;
-    this.#tlsVerify = cfg.tlsVerify;
     this.#timeoutMs = cfg.requestTimeoutMs;
     this.#minThroughput = cfg.requestMinThroughput;
+  }
+
+  /** Whether a connection is open (one is made by the next `send` otherwise). */
+  get connected(): boolean {
+    return this.#conn !== undefined;
   }
 
   /**
@@ -97,9 +93,7 @@ export class TcpTransport implements IlpTransport {
   async #send(body: string): Promise<void> {
     const conn = this.#conn ?? await this.#connect();
     const bytes = utf8.encode(body);
-    const ms = this.#minThroughput > 0
-      ? this.#timeoutMs + Math.ceil(bytes.length / this.#minThroughput * 1000)
-      : this.#timeoutMs;
+    const ms = requestDeadlineMs(this.#timeoutMs, this.#minThroughput, bytes.length);
     const writeAll = async () => {
       let off = 0;
       while (off < bytes.length) off += await conn.write(bytes.subarray(off));
@@ -148,11 +142,7 @@ export class TcpTransport implements IlpTransport {
       }
     } catch (e) {
       const text = describeError(e);
-      const hint = this.#tls && /certificate|UnknownIssuer/i.test(text)
-        ? this.#tlsVerify
-          ? " (trust the server's CA with tls_roots=/path/ca.pem)"
-          : " (tls_verify=unsafe_off needs deno's --unsafely-ignore-certificate-errors flag)"
-        : "";
+      const hint = this.#tls ? certificateHint(text, QUESTDB_TLS_HINT) : "";
       throw new IlpDeliveryError(`QuestDB ${this.target}: cannot connect: ${text}${hint}`, {
         retryable: true,
         cause: e,

@@ -1,198 +1,18 @@
 /**
- * ILP transports. First against a real, private QuestDB (tests/helpers/questdb.ts): rows land,
- * errors carry QuestDB's answer, refused connections are retryable. Then against small
- * stand-in servers on 127.0.0.1 for what a real QuestDB cannot show on demand: the exact
- * request (auth headers, path), 5xx/3xx answers, slow answers, and a TCP peer that hangs up.
+ * QuestDB's ILP transports against small stand-in servers on 127.0.0.1, for what a real
+ * QuestDB cannot show on demand: the exact request (auth headers, path), 5xx/3xx answers, slow
+ * answers, TLS with a private CA, and a TCP peer that hangs up or stops reading. The same
+ * transports against a real QuestDB: tests/integration/ilp_questdb_test.ts.
  */
 import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
-import { freePort, startQuestDB } from "../helpers/questdb.ts";
 import { parseConfigString, parseQuestdbTarget } from "../../src/ilp/config.ts";
-import { IlpEncoder } from "../../src/ilp/encoder.ts";
+import { IlpDeliveryError } from "../../src/ilp/errors.ts";
 import { HttpTransport } from "../../src/ilp/http.ts";
+import { createQuestdbTransport } from "../../src/ilp/questdb.ts";
 import { TcpTransport } from "../../src/ilp/tcp.ts";
-import { createTransport, IlpDeliveryError } from "../../src/ilp/transport.ts";
-
-async function rejectsDelivery(
-  p: Promise<unknown>,
-  check: (e: IlpDeliveryError) => void,
-): Promise<void> {
-  await assert.rejects(p, (e: unknown) => {
-    assert.ok(e instanceof IlpDeliveryError, `expected IlpDeliveryError, got ${e}`);
-    check(e);
-    return true;
-  });
-}
-
-const delay = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-// Microsecond-aligned, so the value survives a TIMESTAMP (µs) column exactly.
-const T0 = 1_700_000_000_123_456_000n;
-
-const AWKWARD = [
-  "plain",
-  "with space, comma=equals",
-  'quote " backslash \\ end\\',
-  "line\nbreak\rcr",
-  "ünïcödé 中文 🐳",
-];
-
-Deno.test({
-  name: "transport: HTTP and TCP against a real QuestDB",
-  // The QuestDB child process is started and stopped inside the test.
-  sanitizeResources: true,
-  sanitizeOps: true,
-}, async (t) => {
-  const qdb = await startQuestDB();
-  try {
-    const http = createTransport(parseQuestdbTarget(`127.0.0.1:${qdb.httpPort}`));
-    assert.ok(http instanceof HttpTransport);
-    assert.equal(http.target, `http://127.0.0.1:${qdb.httpPort}`);
-
-    await t.step("HTTP: rows land with every type and awkward text intact", async () => {
-      const enc = new IlpEncoder();
-      AWKWARD.forEach((v, i) => {
-        enc.table("ilp_http rows").symbol("sym", v).stringColumn("str", v)
-          .floatColumn("dbl", i + 0.25).intColumn("lng", 9_223_372_036_854_775_807n - BigInt(i))
-          .boolColumn("flag", i % 2 === 0).at(T0 + BigInt(i) * 1_000n);
-      });
-      await http.send(enc.take());
-      const r = await qdb.waitFor(
-        `select sym, str, dbl, cast(lng as string), flag, timestamp from 'ilp_http rows' order by timestamp`,
-        (r) => r.dataset.length === AWKWARD.length,
-        10_000,
-      );
-      assert.equal(r.dataset.length, AWKWARD.length, "rows did not land within 10 s");
-      AWKWARD.forEach((v, i) => {
-        assert.deepEqual(r.dataset[i], [
-          v,
-          v,
-          i + 0.25,
-          String(9_223_372_036_854_775_807n - BigInt(i)),
-          i % 2 === 0,
-          `2023-11-14T22:13:20.${123456 + i}Z`,
-        ]);
-      });
-      const cols = await qdb.exec("show columns from 'ilp_http rows'");
-      assert.deepEqual(
-        cols.dataset.map((row) => [row[0], row[1]]),
-        [
-          ["sym", "SYMBOL"],
-          ["str", "VARCHAR"],
-          ["dbl", "DOUBLE"],
-          ["lng", "LONG"],
-          ["flag", "BOOLEAN"],
-          ["timestamp", "TIMESTAMP"],
-        ],
-      );
-    });
-
-    await t.step("HTTP: exec runs DDL and queries", async () => {
-      assert.ok(http instanceof HttpTransport);
-      const ddl = await http.exec(
-        "CREATE TABLE IF NOT EXISTS ilp_conflict (v LONG, ts TIMESTAMP) TIMESTAMP(ts) PARTITION BY DAY WAL",
-      );
-      assert.equal(ddl.ddl, "OK");
-      const q = await http.exec("select 1 + 1 as two");
-      assert.deepEqual(q.columns, [{ name: "two", type: "INT" }]);
-      assert.deepEqual(q.dataset, [[2]]);
-      await rejectsDelivery(http.exec("select * from no_such_table"), (e) => {
-        assert.equal(e.retryable, false);
-        assert.equal(e.status, 400);
-        assert.match(e.serverMessage ?? "", /does not exist/);
-      });
-    });
-
-    await t.step(
-      "HTTP: a type conflict is a 400, not retryable, with the server's message",
-      async () => {
-        const enc = new IlpEncoder();
-        enc.table("ilp_conflict").intColumn("v", 1).at(T0);
-        enc.table("ilp_conflict").stringColumn("v", "not a number").at(T0 + 1000n);
-        await rejectsDelivery(http.send(enc.take()), (e) => {
-          assert.equal(e.status, 400);
-          assert.equal(e.retryable, false);
-          assert.equal(e.line, 2);
-          assert.match(e.serverMessage ?? "", /cast error.*STRING.*LONG/);
-          assert.match(e.message, /HTTP 400.*cast error/s);
-          assert.ok(typeof e.errorId === "string" && e.errorId.length > 0);
-        });
-        // One request is one transaction: the good first line was not committed either.
-        await delay(500);
-        const r = await qdb.exec("select count() from ilp_conflict");
-        assert.deepEqual(r.dataset, [[0]]);
-        // The transport still works afterwards.
-        enc.table("ilp_conflict").intColumn("v", 7).at(T0);
-        await http.send(enc.take());
-        const ok = await qdb.waitFor(
-          "select v from ilp_conflict",
-          (r) => r.dataset.length === 1,
-          10_000,
-        );
-        assert.deepEqual(ok.dataset, [[7]]);
-      },
-    );
-
-    await t.step("TCP: rows land", async () => {
-      const tcp = createTransport(parseConfigString(`tcp::addr=127.0.0.1:${qdb.ilpTcpPort};`));
-      assert.ok(tcp instanceof TcpTransport);
-      assert.equal(tcp.target, `tcp://127.0.0.1:${qdb.ilpTcpPort}`);
-      const enc = new IlpEncoder();
-      AWKWARD.forEach((v, i) => {
-        enc.table("ilp_tcp").symbol("sym", v).stringColumn("str", v).intColumn("n", i)
-          .at(T0 + BigInt(i) * 1_000n);
-      });
-      await tcp.send(enc.take());
-      const r = await qdb.waitFor(
-        "select sym, str, n from ilp_tcp order by timestamp",
-        (r) => r.dataset.length === AWKWARD.length,
-        10_000,
-      );
-      assert.deepEqual(r.dataset, AWKWARD.map((v, i) => [v, v, i]));
-      await tcp.close();
-    });
-
-    await t.step(
-      "TCP: after QuestDB drops the connection on a bad line, the next send reconnects",
-      async () => {
-        const tcp = createTransport(parseConfigString(`tcp::addr=127.0.0.1:${qdb.ilpTcpPort};`));
-        await tcp.send("this is not a line\n");
-        await delay(1000); // QuestDB closes the connection; the transport notices.
-        const enc = new IlpEncoder();
-        enc.table("ilp_tcp_again").intColumn("n", 1).at(T0);
-        await tcp.send(enc.take());
-        const r = await qdb.waitFor(
-          "select n from ilp_tcp_again",
-          (r) => r.dataset.length === 1,
-          10_000,
-        );
-        assert.deepEqual(r.dataset, [[1]]);
-        await tcp.close();
-      },
-    );
-
-    await t.step("connection refused is retryable (HTTP and TCP)", async () => {
-      const port = await freePort();
-      const h = createTransport(parseQuestdbTarget(`127.0.0.1:${port}`));
-      await rejectsDelivery(h.send("t v=1i 1\n"), (e) => {
-        assert.equal(e.retryable, true);
-        assert.equal(e.status, undefined);
-        assert.match(e.message, new RegExp(`http://127\\.0\\.0\\.1:${port}`));
-      });
-      await h.close();
-      const c = createTransport(parseConfigString(`tcp::addr=127.0.0.1:${port};`));
-      await rejectsDelivery(c.send("t v=1i 1\n"), (e) => {
-        assert.equal(e.retryable, true);
-        assert.match(e.message, /cannot connect/);
-      });
-      await c.close();
-    });
-
-    await http.close();
-  } finally {
-    await qdb.dispose();
-  }
-});
+import type { IlpTransport } from "../../src/ilp/transport.ts";
+import { rejectsDelivery, until } from "../helpers/ilp.ts";
 
 /** What the stand-in HTTP server saw of one request. */
 interface Seen {
@@ -242,7 +62,7 @@ Deno.test("transport: HTTP basic auth header, path and body (stand-in server)", 
     const cfg = parseConfigString(
       `http::addr=127.0.0.1:${port};username=admin;password=pä;;ss w=rd;`,
     );
-    const h = createTransport(cfg);
+    const h = createQuestdbTransport(cfg);
     assert.equal(h.target, `http://127.0.0.1:${port}`);
     await h.send("t,s=ü v=1i 1\n");
     await h.send(""); // nothing to send: no request
@@ -265,12 +85,12 @@ Deno.test("transport: HTTP basic auth header, path and body (stand-in server)", 
 
 Deno.test("transport: HTTP bearer token, and no auth header without credentials (stand-in)", async () => {
   await withStandIn(() => new Response(null, { status: 204 }), async (port, seen) => {
-    const bearer = createTransport(
+    const bearer = createQuestdbTransport(
       parseConfigString(`http::addr=127.0.0.1:${port};token=tok.en_1;`),
     );
     await bearer.send("t v=1i 1\n");
     await bearer.close();
-    const anon = createTransport(parseQuestdbTarget(`127.0.0.1:${port}`));
+    const anon = createQuestdbTransport(parseQuestdbTarget(`127.0.0.1:${port}`));
     await anon.send("t v=2i 2\n");
     await anon.close();
     assert.equal(seen[0]!.authorization, "Bearer tok.en_1");
@@ -282,7 +102,7 @@ Deno.test("transport: HTTP error answers and their retryability (stand-in server
   const answers: Response[] = [];
   await withStandIn(() => answers.shift() ?? new Response(null, { status: 204 }), async (port) => {
     const secret = "hunter2-secret";
-    const h = createTransport(
+    const h = createQuestdbTransport(
       parseConfigString(`http::addr=127.0.0.1:${port};username=u;password=${secret};`),
     );
     const json = (status: number, o: unknown) =>
@@ -336,7 +156,7 @@ Deno.test("transport: HTTP timeout is retryable (stand-in server answering late)
     await released;
     return new Response(null, { status: 204 });
   }, async (port) => {
-    const h = createTransport(
+    const h = createQuestdbTransport(
       parseConfigString(
         `http::addr=127.0.0.1:${port};request_timeout=200;request_min_throughput=0;`,
       ),
@@ -356,8 +176,8 @@ Deno.test("transport: HTTP timeout is retryable (stand-in server answering late)
 
 Deno.test("transport: HTTP body over max_buf_size is refused without a request", async () => {
   await withStandIn(() => new Response(null, { status: 204 }), async (port, seen) => {
-    const h = createTransport(
-      parseConfigString(`http::addr=127.0.0.1:${port};init_buf_size=16;max_buf_size=32;`),
+    const h = createQuestdbTransport(
+      parseConfigString(`http::addr=127.0.0.1:${port};max_buf_size=32;`),
     );
     await rejectsDelivery(h.send("t v=1i 1\n".repeat(4)), (e) => {
       assert.equal(e.retryable, false);
@@ -369,22 +189,30 @@ Deno.test("transport: HTTP body over max_buf_size is refused without a request",
   });
 });
 
+/** What a stand-in ILP/TCP server saw: the bytes of each connection, in order. */
+interface TcpSeen {
+  /** Text received on each connection, in accept order. */
+  received: string[];
+  /** How many connections have ended (closed by either side). */
+  ended: number;
+}
+
 /**
  * A stand-in ILP/TCP server on 127.0.0.1 that records what each connection received, and can
  * hang up on demand (a real QuestDB only hangs up after a bad line, and cannot tell us which
  * connection got which bytes).
  */
 async function withTcpStandIn(
-  body: (port: number, received: string[], hangUp: () => void) => Promise<void>,
+  body: (port: number, seen: TcpSeen, hangUp: () => void) => Promise<void>,
 ): Promise<void> {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const received: string[] = [];
+  const seen: TcpSeen = { received: [], ended: 0 };
   const conns = new Set<Deno.Conn>();
   const readers: Promise<void>[] = [];
   const accepting = (async () => {
     for await (const conn of listener) {
       conns.add(conn);
-      const idx = received.push("") - 1;
+      const idx = seen.received.push("") - 1;
       readers.push((async () => {
         const dec = new TextDecoder();
         const buf = new Uint8Array(64 * 1024);
@@ -392,10 +220,11 @@ async function withTcpStandIn(
           while (true) {
             const n = await conn.read(buf);
             if (n === null) break;
-            received[idx] += dec.decode(buf.subarray(0, n), { stream: true });
+            seen.received[idx] += dec.decode(buf.subarray(0, n), { stream: true });
           }
         } catch { /* closed by hangUp */ }
         conns.delete(conn);
+        seen.ended++;
         try {
           conn.close();
         } catch { /* already closed */ }
@@ -410,7 +239,7 @@ async function withTcpStandIn(
     }
   };
   try {
-    await body((listener.addr as Deno.NetAddr).port, received, hangUp);
+    await body((listener.addr as Deno.NetAddr).port, seen, hangUp);
   } finally {
     listener.close();
     await accepting.catch(() => {});
@@ -420,60 +249,60 @@ async function withTcpStandIn(
 }
 
 Deno.test("transport: TCP connects lazily, writes everything, keeps order (stand-in server)", async () => {
-  await withTcpStandIn(async (port, received) => {
-    const tcp = createTransport(parseConfigString(`tcp::addr=127.0.0.1:${port};`));
-    await delay(50);
-    assert.equal(received.length, 0, "connected before the first send");
+  await withTcpStandIn(async (port, seen) => {
+    const tcp = new TcpTransport(parseConfigString(`tcp::addr=127.0.0.1:${port};`));
+    assert.equal(tcp.connected, false, "connected before the first send");
     const big = "big,s=x v=1i 1\n".repeat(400_000); // 6 MB: many partial writes
     const sends = [tcp.send("a v=1i 1\n"), tcp.send(big), tcp.send("b v=2i 2\n")];
     await Promise.all(sends);
     await tcp.close();
-    const deadline = Date.now() + 5000;
-    while ((received[0]?.length ?? 0) < big.length + 18 && Date.now() < deadline) await delay(20);
-    assert.equal(received.length, 1);
-    assert.equal(received[0], "a v=1i 1\n" + big + "b v=2i 2\n");
+    const expected = "a v=1i 1\n" + big + "b v=2i 2\n";
+    await until(() => seen.ended === 1, "the server saw the connection end");
+    assert.deepEqual(seen.received.map((r) => r.length), [expected.length]);
+    assert.equal(seen.received[0], expected);
   });
 });
 
 Deno.test("transport: TCP reconnects after the server hangs up (stand-in server)", async () => {
-  await withTcpStandIn(async (port, received, hangUp) => {
-    const tcp = createTransport(parseConfigString(`tcp::addr=127.0.0.1:${port};`));
+  await withTcpStandIn(async (port, seen, hangUp) => {
+    const tcp = new TcpTransport(parseConfigString(`tcp::addr=127.0.0.1:${port};`));
     await tcp.send("first v=1i 1\n");
-    await delay(100);
+    await until(() => seen.received[0] === "first v=1i 1\n", "first line received");
     hangUp();
-    await delay(200); // the transport's reader sees the end of the stream
+    await until(() => !tcp.connected, "the transport saw the end of the stream");
     await tcp.send("second v=2i 2\n");
-    await delay(100);
+    assert.equal(tcp.connected, true);
     await tcp.close();
+    assert.equal(tcp.connected, false);
     await tcp.send("third v=3i 3\n"); // usable again after close()
     await tcp.close();
-    await delay(100);
-    assert.deepEqual(received, ["first v=1i 1\n", "second v=2i 2\n", "third v=3i 3\n"]);
+    await until(() => seen.ended === 3, "three connections ended");
+    assert.deepEqual(seen.received, ["first v=1i 1\n", "second v=2i 2\n", "third v=3i 3\n"]);
   });
 });
 
 Deno.test("transport: TCP sends after a hang-up fail as retryable or reach a new connection", async () => {
-  await withTcpStandIn(async (port, received, hangUp) => {
-    const tcp = createTransport(parseConfigString(`tcp::addr=127.0.0.1:${port};`));
+  await withTcpStandIn(async (port, seen, hangUp) => {
+    const tcp = new TcpTransport(parseConfigString(`tcp::addr=127.0.0.1:${port};`));
     await tcp.send("first v=1i 1\n");
-    await delay(50);
+    await until(() => seen.received[0] === "first v=1i 1\n", "first line received");
     hangUp();
     // Right after the hang-up a send may still go into the dying socket (accepted by the
     // kernel, then lost: ILP/TCP has no acknowledgement), or fail with a retryable error;
-    // once the transport notices, the next send opens a new connection.
+    // once the transport notices, the next send opens a new connection. No wait between
+    // sends: each one is an attempt the caller would make.
     const failures: IlpDeliveryError[] = [];
-    for (let i = 0; i < 50 && received.length < 2; i++) {
+    for (let i = 0; i < 10_000 && seen.received.length < 2; i++) {
       try {
         await tcp.send(`again v=${i}i ${i}\n`.repeat(1000));
       } catch (e) {
         assert.ok(e instanceof IlpDeliveryError, String(e));
         failures.push(e);
       }
-      await delay(20);
     }
     await tcp.close();
-    assert.ok(received.length >= 2, "no new connection after the hang-up");
-    assert.equal(received[0], "first v=1i 1\n");
+    assert.ok(seen.received.length >= 2, "no new connection after the hang-up");
+    assert.equal(seen.received[0], "first v=1i 1\n");
     assert.ok(failures.every((e) => e.retryable && e.message.includes(tcp.target)));
   });
 });
@@ -539,7 +368,7 @@ Deno.test("transport: https trusts the CA of tls_roots / tls_ca (stand-in TLS se
   try {
     await withCaFile(async (caFile) => {
       for (const key of ["tls_roots", "tls_ca"]) {
-        const h = createTransport(
+        const h = createQuestdbTransport(
           parseConfigString(`https::addr=127.0.0.1:${port};${key}=${caFile};`),
         );
         assert.equal(h.target, `https://127.0.0.1:${port}`);
@@ -548,7 +377,7 @@ Deno.test("transport: https trusts the CA of tls_roots / tls_ca (stand-in TLS se
       }
       assert.deepEqual(seen, ["POST /write t v=1i 1\n", "POST /write t v=1i 1\n"]);
       // Without the CA the certificate is not trusted: retryable, with a hint.
-      const untrusted = createTransport(parseConfigString(`https::addr=127.0.0.1:${port};`));
+      const untrusted = createQuestdbTransport(parseConfigString(`https::addr=127.0.0.1:${port};`));
       await rejectsDelivery(untrusted.send("t v=1i 1\n"), (e) => {
         assert.equal(e.retryable, true);
         assert.match(e.message, /tls_roots/);
@@ -589,21 +418,20 @@ Deno.test("transport: tcps trusts the CA of tls_roots (stand-in TLS server)", as
   })();
   try {
     await withCaFile(async (caFile) => {
-      const tcps = createTransport(
+      const tcps = createQuestdbTransport(
         parseConfigString(`tcps::addr=127.0.0.1:${port};tls_roots=${caFile};`),
       );
       assert.equal(tcps.target, `tcps://127.0.0.1:${port}`);
       await tcps.send("t v=1i 1\n");
       await tcps.close();
-      const untrusted = createTransport(parseConfigString(`tcps::addr=127.0.0.1:${port};`));
+      const untrusted = createQuestdbTransport(parseConfigString(`tcps::addr=127.0.0.1:${port};`));
       await rejectsDelivery(untrusted.send("t v=2i 2\n"), (e) => {
         assert.equal(e.retryable, true);
         assert.match(e.message, /cannot connect.*UnknownIssuer.*tls_roots/);
       });
       await untrusted.close();
     });
-    const deadline = Date.now() + 5000;
-    while (got.length < 2 && Date.now() < deadline) await delay(20);
+    await until(() => got.length >= 2, "both TLS connections ended");
     assert.equal(got[0], "t v=1i 1\n");
   } finally {
     listener.close();
@@ -621,7 +449,7 @@ Deno.test("transport: TCP deadlines: a stalled TLS handshake and a peer that sto
     for await (const conn of listener) accepted.push(conn);
   })();
   try {
-    const tcps = createTransport(
+    const tcps = createQuestdbTransport(
       parseConfigString(`tcps::addr=127.0.0.1:${port};request_timeout=300;`),
     );
     let started = Date.now();
@@ -632,7 +460,7 @@ Deno.test("transport: TCP deadlines: a stalled TLS handshake and a peer that sto
     assert.ok(Date.now() - started < 3000);
     await tcps.close();
 
-    const tcp = createTransport(
+    const tcp = createQuestdbTransport(
       parseConfigString(
         `tcp::addr=127.0.0.1:${port};request_timeout=300;request_min_throughput=0;`,
       ),
@@ -656,21 +484,23 @@ Deno.test("transport: TCP deadlines: a stalled TLS handshake and a peer that sto
   }
 });
 
-Deno.test("transport: factory picks the transport and refuses what it cannot do", () => {
-  assert.ok(createTransport(parseConfigString("http::addr=h;")) instanceof HttpTransport);
-  assert.ok(createTransport(parseConfigString("https::addr=h;")) instanceof HttpTransport);
-  assert.ok(createTransport(parseConfigString("tcp::addr=h;")) instanceof TcpTransport);
-  assert.ok(createTransport(parseConfigString("tcps::addr=h;")) instanceof TcpTransport);
+Deno.test("transport: factory picks the transport; only HTTP offers exec (SQL)", () => {
+  for (const protocol of ["http", "https"]) {
+    const t = createQuestdbTransport(parseConfigString(`${protocol}::addr=h;`));
+    assert.ok(t instanceof HttpTransport);
+    assert.equal(typeof t.exec, "function");
+  }
+  for (const protocol of ["tcp", "tcps"]) {
+    const t: IlpTransport = createQuestdbTransport(parseConfigString(`${protocol}::addr=h;`));
+    assert.equal(t.exec, undefined, "ILP/TCP has no SQL");
+    assert.ok(t instanceof TcpTransport);
+  }
   assert.equal(
-    createTransport(parseConfigString("https::addr=[::1]:9443;")).target,
+    createQuestdbTransport(parseConfigString("https::addr=[::1]:9443;")).target,
     "https://[::1]:9443",
   );
   assert.throws(
-    () => createTransport(parseConfigString("tcp::addr=h;username=kid;token=d;")),
-    RangeError,
-  );
-  assert.throws(
-    () => createTransport(parseConfigString("https::addr=h;tls_roots=/nonexistent/ca.pem;")),
+    () => createQuestdbTransport(parseConfigString("https::addr=h;tls_roots=/nonexistent/ca.pem;")),
     (e: unknown) => e instanceof RangeError && /nonexistent/.test(e.message),
   );
   const e = new IlpDeliveryError("x", { retryable: false, status: 400 });
@@ -678,4 +508,5 @@ Deno.test("transport: factory picks the transport and refuses what it cannot do"
   assert.ok(e instanceof Error);
   assert.equal(e.status, 400);
   assert.equal("serverMessage" in e, false);
+  assert.equal("retryAfterMs" in e, false);
 });
