@@ -1,9 +1,10 @@
 /**
  * ILP encoding (issue 6, part 3): one interval of 200 reduced container rows, encoded by our
- * `IlpEncoder` through `encodeContainerRows` (src/schema/container_table.ts) and by the
- * official `SenderBufferV1` of npm:@questdb/nodejs-client 4.2.0 (protocol version 1, built
- * offline from `SenderOptions.fromConfig("http::addr=x;protocol_version=1")`) with the same
- * calls. Both produce the same bytes (checked below before any timing).
+ * `IlpEncoder` through `encodeRows` over `CONTAINER_TABLE` (src/schema/), as the daemon's
+ * publisher does, and by the official `SenderBufferV1` of npm:@questdb/nodejs-client 4.2.0
+ * (protocol version 1, built offline from
+ * `SenderOptions.fromConfig("http::addr=x;protocol_version=1")`) walking the same declaration.
+ * Both produce the same bytes (checked below before any timing).
  *
  * - `ours (string)`: encode + `take()`, the text the delivery queue holds;
  * - `ours (bytes)`: the same plus `TextEncoder.encode`, which HttpTransport.send does before
@@ -16,51 +17,53 @@
  */
 import { SenderBufferV1, SenderOptions } from "@questdb/nodejs-client";
 import { IlpEncoder } from "../src/ilp/encoder.ts";
-import { encodeContainerRows, msToNs } from "../src/schema/container_table.ts";
-import type { ContainerRow } from "../src/reducer/reducer.ts";
-import { benchRows, ENCODER_END_MS, ENCODER_HOST, ENCODER_TABLE } from "./lib/rows.ts";
-
-const TABLE = ENCODER_TABLE;
-const HOST = ENCODER_HOST;
-const END_MS = ENCODER_END_MS;
+import { CONTAINER_TABLE } from "../src/schema/containers.ts";
+import { msToNs, type RowContext, type TableDecl } from "../src/schema/table.ts";
+import {
+  benchRows,
+  encodeBenchRows,
+  ENCODER_END_MS,
+  ENCODER_HOST,
+  ENCODER_TABLE,
+} from "./lib/rows.ts";
 
 const rows = benchRows(200, "avg");
 const options = await SenderOptions.fromConfig("http::addr=x;protocol_version=1");
 const utf8 = new TextEncoder();
+const context: RowContext = { host: ENCODER_HOST };
+const ts = msToNs(ENCODER_END_MS);
 
-/** The official client, the same columns in the same order as encodeContainerRows. */
-function encodeOfficial(buf: SenderBufferV1, list: readonly ContainerRow[]): void {
-  const ts = msToNs(END_MS);
+/** The official client's method for each column type (as `encodeRows` picks the encoder's). */
+const METHOD = {
+  SYMBOL: "symbol",
+  VARCHAR: "stringColumn",
+  DOUBLE: "floatColumn",
+  LONG: "intColumn",
+} as const;
+
+/**
+ * The official client writing `list` from the table declaration: the same columns, in the same
+ * order, with the same types as `encodeRows` (src/schema/table.ts).
+ */
+function encodeOfficial<R>(buf: SenderBufferV1, decl: TableDecl<R>, list: readonly R[]): void {
   for (const r of list) {
-    buf.table(TABLE)
-      .symbol("host", HOST)
-      .symbol("container", r.container)
-      .symbol("name", r.name)
-      .stringColumn("id", r.id)
-      .floatColumn("cpu", r.cpu)
-      .floatColumn("memory_percentage", r.memoryPercentage)
-      .floatColumn("memory_use", r.memoryUse)
-      .floatColumn("total_memory", r.totalMemory)
-      .floatColumn("block_io_in", r.blockIn)
-      .floatColumn("block_io_out", r.blockOut)
-      .floatColumn("net_io_in", r.netIn)
-      .floatColumn("net_io_out", r.netOut)
-      .intColumn("block_io_in_delta", r.blockInDelta)
-      .intColumn("block_io_out_delta", r.blockOutDelta)
-      .intColumn("net_io_in_delta", r.netInDelta)
-      .intColumn("net_io_out_delta", r.netOutDelta)
-      .intColumn("pids", r.pids)
-      .intColumn("samples", r.samples)
-      .at(ts, "ns");
+    buf.table(ENCODER_TABLE);
+    for (const c of decl.columns) {
+      const v = c.value(r, context);
+      if (v === undefined) continue;
+      if (c.type === "SYMBOL" || c.type === "VARCHAR") buf[METHOD[c.type]](c.name, v as string);
+      else buf[METHOD[c.type]](c.name, v as number);
+    }
+    buf.at(ts, "ns");
   }
 }
 
 // Same bytes, or the comparison means nothing.
 const ours = new IlpEncoder();
-encodeContainerRows(ours, TABLE, HOST, rows, END_MS);
+encodeBenchRows(ours, rows);
 const oursBytes = utf8.encode(ours.take());
 const official = new SenderBufferV1(options);
-encodeOfficial(official, rows);
+encodeOfficial(official, CONTAINER_TABLE, rows);
 const officialBytes = new Uint8Array(official.toBufferNew());
 official.reset();
 if (
@@ -75,7 +78,7 @@ Deno.bench({
   name: "ours (string)",
   group: "encode 200 rows",
   fn() {
-    encodeContainerRows(enc, TABLE, HOST, rows, END_MS);
+    encodeBenchRows(enc, rows);
     sink += enc.take().length;
   },
 });
@@ -84,7 +87,7 @@ Deno.bench({
   group: "encode 200 rows",
   baseline: true,
   fn() {
-    encodeContainerRows(enc, TABLE, HOST, rows, END_MS);
+    encodeBenchRows(enc, rows);
     sink += utf8.encode(enc.take()).length;
   },
 });
@@ -92,7 +95,7 @@ Deno.bench({
   name: "official",
   group: "encode 200 rows",
   fn() {
-    encodeOfficial(buf, rows);
+    encodeOfficial(buf, CONTAINER_TABLE, rows);
     sink += buf.toBufferView().length;
     buf.reset();
   },

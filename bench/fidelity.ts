@@ -11,19 +11,15 @@
  *   no pause (the Rust original's method at its best): the peak it caught and whether it saw
  *   the 2 s container.
  */
+import { CONTAINER_TABLE } from "../src/schema/containers.ts";
 import { DOCKER_STATS_ARGS } from "../src/source/docker_stats/source.ts";
-import { startBenchDaemon } from "./lib/daemon.ts";
+import { READY_LINE } from "../tests/helpers/daemon.ts";
+import { type BenchContext, daemonCommand, startBenchDaemon } from "./lib/context.ts";
 import { PREFIX, removeContainers, runContainer, sh } from "./lib/docker.ts";
-import type { QuestDB } from "../tests/helpers/questdb.ts";
 import { pidsByComm } from "./lib/procfs.ts";
 
-/** Options of the fidelity part. */
-export interface FidelityOptions {
-  runs: number;
-  qdb: QuestDB;
-  spoolDir: string;
-  log: (msg: string) => void;
-}
+/** The daemon's flags besides the common ones (bench/lib/context.ts). */
+const MODE_MAX = ["--mode", "max"];
 
 /** One fidelity run. */
 export interface FidelityRun {
@@ -142,7 +138,7 @@ async function pollLoop(until: number) {
   return { rows, durations };
 }
 
-async function oneRun(run: number, o: FidelityOptions): Promise<FidelityRun> {
+async function oneRun(run: number, ctx: BenchContext): Promise<FidelityRun> {
   const prefix = `${PREFIX}fid-${run}-`;
   const burst = `${prefix}burst`;
   const short = `${prefix}short`;
@@ -154,23 +150,10 @@ async function oneRun(run: number, o: FidelityOptions): Promise<FidelityRun> {
   const start = (Math.floor((Date.now() + 25_000) / 60_000) + 1) * 60_000;
   const end = start + 60_000;
   await sleepUntil(start - 20_000);
-  const daemon = startBenchDaemon([
-    "--node",
-    node,
-    "--interval",
-    "1m",
-    "--mode",
-    "max",
-    "--questdb",
-    `http::addr=127.0.0.1:${o.qdb.httpPort};`,
-    "--watchdog",
-    "disabled",
-    "--spool-dir",
-    o.spoolDir,
-  ]);
+  const daemon = startBenchDaemon(ctx, node, MODE_MAX);
   const recorder = startRecorder();
   try {
-    await daemon.waitForLog(/docker stats is streaming; ready/, 20_000);
+    await daemon.waitForLog(READY_LINE, 20_000);
     await sleepUntil(start);
     const polling = pollLoop(end);
     await sleepUntil(start + 15_000);
@@ -181,9 +164,9 @@ async function oneRun(run: number, o: FidelityOptions): Promise<FidelityRun> {
     await sleepUntil(end + 1000);
     await recorder.stop();
     const iso = new Date(end).toISOString().replace("Z", "000Z");
-    const sql = `SELECT name, cpu, samples FROM containerStats WHERE host = '${node}' ` +
-      `AND timestamp = '${iso}'`;
-    const res = await o.qdb.waitFor(sql, (r) => r.dataset.length >= 2, 30_000);
+    const sql = `SELECT name, cpu, samples FROM "${CONTAINER_TABLE.defaultName}" ` +
+      `WHERE host = '${node}' AND timestamp = '${iso}'`;
+    const res = await ctx.qdb.waitFor(sql, (r) => r.dataset.length >= 2, 30_000);
     const row = (name: string) => res.dataset.find((r) => r[0] === name);
     const inWindow = (r: RowSeen) => r.at >= start && r.at < end;
     const rawBurst = recorder.rows.filter((r) => r.name === burst && inWindow(r));
@@ -200,7 +183,7 @@ async function oneRun(run: number, o: FidelityOptions): Promise<FidelityRun> {
         rowSamples: b ? Number(b[2]) : null,
         ratio: b && rawPeak > 0 ? Number(b[1]) / rawPeak : NaN,
       },
-      restarts: daemon.lines
+      restarts: daemon.stamped
         .filter((l) => /Restarting docker stats|docker stats exited/.test(l.line))
         .map((l) => ({
           at: Math.round((l.at - start) / 100) / 10,
@@ -219,7 +202,7 @@ async function oneRun(run: number, o: FidelityOptions): Promise<FidelityRun> {
         shortSeen: poll.rows.some((r) => r.name === short),
       },
     };
-    o.log(
+    ctx.log(
       `fidelity run ${run}: raw peak ${rawPeak}%, max row ${result.burst.rowCpu}% ` +
         `(${result.burst.rowSamples ?? "no"} samples); 2 s container row ${result.short.row}; ` +
         `polling ${result.poll.polls} polls peak ${pollPeak}% short ${result.poll.shortSeen}; ` +
@@ -236,26 +219,26 @@ async function oneRun(run: number, o: FidelityOptions): Promise<FidelityRun> {
 }
 
 /** Runs the fidelity part. */
-export async function runFidelity(o: FidelityOptions): Promise<FidelityResult> {
+export async function runFidelity(runCount: number, ctx: BenchContext): Promise<FidelityResult> {
   const runs: FidelityRun[] = [];
   let discarded = 0;
-  for (let run = 1; run <= o.runs; run++) {
+  for (let run = 1; run <= runCount; run++) {
     // A run during which dockerd was restarted (another engineer's fault test) is void.
     for (let attempt = 1;; attempt++) {
       const before = pidsByComm("dockerd").join(",");
       let r: FidelityRun | null = null;
       try {
-        r = await oneRun(run, o);
+        r = await oneRun(run, ctx);
       } catch (e) {
         if (attempt >= 3) throw e;
-        o.log(`fidelity run ${run} failed (${(e as Error).message.split("\n")[0]}); again`);
+        ctx.log(`fidelity run ${run} failed (${(e as Error).message.split("\n")[0]}); again`);
       }
       if (r !== null) {
         if (pidsByComm("dockerd").join(",") === before || attempt >= 3) {
           runs.push(r);
           break;
         }
-        o.log(`fidelity run ${run}: dockerd was restarted during the run; again`);
+        ctx.log(`fidelity run ${run}: dockerd was restarted during the run; again`);
       }
       discarded++;
       await sleep(5000);
@@ -264,8 +247,7 @@ export async function runFidelity(o: FidelityOptions): Promise<FidelityResult> {
   return {
     discarded,
     commands: {
-      daemon: "LOG_LEVEL=info deno run -q <start task flags> main.ts --node bench-fid-<run> " +
-        "--interval 1m --mode max --questdb 'http::addr=127.0.0.1:<port>;' --watchdog disabled",
+      daemon: daemonCommand("bench-fid-<run>", MODE_MAX),
       raw: "docker stats --format '{{json .}}' --no-trunc",
       poll: "while :; do docker stats --no-stream --format '{{json .}}' --no-trunc; done",
       burst: "docker exec -d statsd-bench-fid-<run>-burst sh -c 'timeout 3 yes > /dev/null'",

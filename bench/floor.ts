@@ -9,17 +9,16 @@
  * parts): what the runtime costs, what our modules cost, and what the data costs.
  */
 import { startTaskFlags } from "../tests/helpers/daemon.ts";
-import { startBenchDaemon } from "./lib/daemon.ts";
+import { type BenchContext, startBenchDaemon } from "./lib/context.ts";
+import { pathFirst, standInDocker } from "./lib/stand_in_docker.ts";
 import { clockTicks, TreeSampler } from "./lib/procfs.ts";
 import { median } from "./lib/stats.ts";
 
 /** Options of the floor part. */
 export interface FloorOptions {
   runs: number;
+  /** Length of each measurement, seconds (the first 10 s are left out). */
   seconds: number;
-  questdbHttpPort: number;
-  spoolDir: string;
-  log: (msg: string) => void;
 }
 
 /** One measurement. */
@@ -31,26 +30,7 @@ export interface FloorRun {
   cpuPerMin: number;
 }
 
-const OUT = new URL("./out/", import.meta.url).pathname;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-function idleDocker(): string {
-  const dir = `${OUT}idle-docker/`;
-  Deno.mkdirSync(dir, { recursive: true });
-  Deno.writeTextFileSync(
-    `${dir}docker`,
-    `#!/bin/sh
-# Stand-in for docker (bench/floor.ts): 'stats' prints nothing and waits, 'version' answers.
-case "$1" in
-  stats) exec sleep 86400 ;;
-  version) echo idle; exit 0 ;;
-  *) exit 1 ;;
-esac
-`,
-  );
-  Deno.chmodSync(`${dir}docker`, 0o755);
-  return dir;
-}
 
 function figures(sampler: TreeSampler, ticks: number): { rss: number; cpu: number } {
   const readings = sampler.stop();
@@ -64,10 +44,13 @@ function figures(sampler: TreeSampler, ticks: number): { rss: number; cpu: numbe
 }
 
 /** Runs the floor part. */
-export async function runFloor(o: FloorOptions): Promise<{ seconds: number; runs: FloorRun[] }> {
+export async function runFloor(
+  o: FloorOptions,
+  ctx: BenchContext,
+): Promise<{ seconds: number; runs: FloorRun[] }> {
   const ticks = clockTicks();
-  const fake = idleDocker();
-  const waiter = `${OUT}idle-docker/wait.ts`;
+  const fake = standInDocker("idle-docker", "sleep 86400");
+  const waiter = `${fake}wait.ts`;
   Deno.writeTextFileSync(waiter, "await new Promise((r) => setTimeout(r, 86_400_000));\n");
   const runs: FloorRun[] = [];
   for (let run = 1; run <= o.runs; run++) {
@@ -84,28 +67,13 @@ export async function runFloor(o: FloorOptions): Promise<{ seconds: number; runs
     await bare.status;
     runs.push({ what: "bare deno", run, steadyRssMiB: f.rss, cpuPerMin: f.cpu });
 
-    const daemon = startBenchDaemon(
-      [
-        "--node",
-        `bench-floor-${run}`,
-        "--interval",
-        "1m",
-        "--questdb",
-        `http::addr=127.0.0.1:${o.questdbHttpPort};`,
-        "--watchdog",
-        "disabled",
-        "--spool-dir",
-        o.spoolDir,
-      ],
-      "info",
-      { PATH: `${fake}:${Deno.env.get("PATH") ?? ""}` },
-    );
+    const daemon = startBenchDaemon(ctx, `bench-floor-${run}`, [], pathFirst(fake));
     sampler = new TreeSampler(daemon.child.pid);
     await sleep(o.seconds * 1000);
     f = figures(sampler, ticks);
     await daemon.stop();
     runs.push({ what: "daemon, no containers", run, steadyRssMiB: f.rss, cpuPerMin: f.cpu });
-    o.log(
+    ctx.log(
       `floor run ${run}: bare deno ${runs.at(-2)!.steadyRssMiB.toFixed(1)} MiB, idle daemon ${
         f.rss.toFixed(1)
       } MiB, ${f.cpu.toFixed(3)} CPU s/min`,

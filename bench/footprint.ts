@@ -7,7 +7,8 @@
  * - `baseline`: a bare `docker stats --format '{{json .}}' --no-trunc` with stdout on
  *   /dev/null (the daemon's exact source command, so the ratio isolates our part);
  * - `daemon`: the daemon (`deno run` main.ts with the start task's permissions,
- *   `--interval 1m`, LOG_LEVEL=info) publishing to a private QuestDB.
+ *   `--interval 1m`, LOG_LEVEL=info) publishing to a private QuestDB; once per variant
+ *   ({@link DaemonVariant}: extra flags such as `--source cgroup`), default first.
  *
  * Process trees are read from /proc every second (see lib/procfs.ts). CPU is the tree's
  * utime+stime (exited children included) from spawn to the last reading, taken just before
@@ -15,7 +16,15 @@
  * its shims, as deltas over the period; "extra" = period minus the idle period of the same run.
  */
 import { DOCKER_STATS_ARGS } from "../src/source/docker_stats/source.ts";
-import { PUBLISHED, startBenchDaemon } from "./lib/daemon.ts";
+import { PUBLISHED_LINE, READY_LINE } from "../tests/helpers/daemon.ts";
+import {
+  type BenchContext,
+  daemonCommand,
+  type DaemonVariant,
+  DEFAULT_VARIANT,
+  deliveredSamples,
+  startBenchDaemon,
+} from "./lib/context.ts";
 import {
   ensureBusyboxImage,
   foreignStatsClients,
@@ -44,12 +53,11 @@ export interface FootprintOptions {
   burnEvery: number;
   /** Iterations of the burner's shell loop per second. */
   spin: number;
-  questdbHttpPort: number;
-  spoolDir: string;
-  log: (msg: string) => void;
+  /** Ways of running the daemon besides the default, each measured in every run. */
+  variants: DaemonVariant[];
 }
 
-/** One publish seen in a daemon run's log. */
+/** One interval publish seen in a daemon run's log (the first publish after a boundary). */
 export interface PublishSeen {
   /** Interval end, ms since the epoch (the minute boundary before the log line). */
   endMs: number;
@@ -89,14 +97,16 @@ export interface PhaseResult {
   publishes?: PublishSeen[];
   /** Daemon only: exit code after SIGTERM. */
   exitCode?: number;
-  /** Daemon only: samples per minute it parsed (from its Stopped line). */
+  /** Daemon only: samples per minute behind the rows it delivered (QuestDB's sum). */
   samplesPerMin?: number;
 }
 
-/** One run at one size. */
+/** One run at one size, for one daemon variant (runs of several variants share idle, baseline). */
 export interface FootprintRun {
   size: number;
   run: number;
+  /** {@link DaemonVariant} name; `""` (or absent) for the default. */
+  variant?: string;
   idle: PhaseResult;
   baseline: PhaseResult;
   daemon: PhaseResult;
@@ -104,8 +114,14 @@ export interface FootprintRun {
 
 /** Everything the footprint part produced. */
 export interface FootprintResult {
-  options: Omit<FootprintOptions, "log" | "spoolDir">;
-  commands: { baseline: string; daemon: string; containers: string };
+  options: FootprintOptions;
+  /** `daemon` is the default variant's command; `variants` the others'. */
+  commands: {
+    baseline: string;
+    daemon: string;
+    containers: string;
+    variants?: Record<string, string>;
+  };
   runs: FootprintRun[];
   /** Runs measured again because the engine was restarted (or the fleet stopped) under them. */
   discardedRuns: { size: number; run: number; phase: string; why: string }[];
@@ -204,30 +220,16 @@ async function baselinePhase(ms: number): Promise<PhaseResult> {
   };
 }
 
-/** The daemon's arguments for a footprint run. */
-export function daemonArgs(node: string, port: number, spoolDir: string): string[] {
-  return [
-    "--node",
-    node,
-    "--interval",
-    "1m",
-    "--questdb",
-    `http::addr=127.0.0.1:${port};`,
-    "--watchdog",
-    "disabled",
-    "--spool-dir",
-    spoolDir,
-  ];
-}
-
 async function daemonPhase(
   ms: number,
   node: string,
-  o: FootprintOptions,
+  variant: DaemonVariant,
+  ctx: BenchContext,
 ): Promise<PhaseResult> {
   const e0 = engineTicks();
   const t0 = performance.now();
-  const daemon = startBenchDaemon(daemonArgs(node, o.questdbHttpPort, o.spoolDir));
+  const startedAt = Date.now();
+  const daemon = startBenchDaemon(ctx, node, variant.args);
   const sampler = new TreeSampler(daemon.child.pid);
   // Our own stats child is not foreign: it is in the daemon's tree.
   let foreign = 0;
@@ -240,12 +242,15 @@ async function daemonPhase(
   const e1 = engineTicks();
   const stopAt = Date.now();
   const minutes = (performance.now() - t0) / 60_000;
-  const exitCode = await daemon.stop();
+  const { code: exitCode } = await daemon.stop();
   const publishes: PublishSeen[] = [];
-  for (const l of daemon.lines) {
-    const m = PUBLISHED.exec(l.line);
+  for (const l of daemon.stamped) {
+    const m = PUBLISHED_LINE.exec(l.line);
     if (!m || l.at > stopAt) continue;
     const endMs = Math.floor(l.at / 60_000) * 60_000;
+    // An interval's rows are the first publish after its boundary; other publishes (event rows,
+    // written as they happen) are not boundary publishes.
+    if (endMs < startedAt || publishes.some((p) => p.endMs === endMs)) continue;
     publishes.push({
       endMs,
       atMs: l.at,
@@ -255,12 +260,9 @@ async function daemonPhase(
       requestMs: Number(m[3]),
     });
   }
-  const stopped = daemon.lines.find((l) => /Stopped: (\d+) samples/.test(l.line));
-  const samples = stopped ? Number(/Stopped: (\d+) samples/.exec(stopped.line)![1]) : NaN;
-  if (
-    exitCode !== 0 || !daemon.lines.some((l) => /docker stats is streaming; ready/.test(l.line))
-  ) {
-    o.log(`daemon exit ${exitCode}; log:\n${daemon.lines.map((l) => l.line).join("\n")}`);
+  const samples = await deliveredSamples(ctx.qdb, node);
+  if (exitCode !== 0 || !daemon.lines.some((l) => READY_LINE.test(l))) {
+    ctx.log(`daemon exit ${exitCode}; log:\n${daemon.lines.join("\n")}`);
   }
   return {
     kind: "daemon",
@@ -362,25 +364,25 @@ async function ensureFleet(prefix: string, size: number, log: (m: string) => voi
 }
 
 /** Runs the footprint part. */
-export async function runFootprint(o: FootprintOptions): Promise<FootprintResult> {
+export async function runFootprint(
+  o: FootprintOptions,
+  ctx: BenchContext,
+): Promise<FootprintResult> {
   await ensureBusyboxImage();
   const ms = o.minutes * 60_000;
+  const variants = [DEFAULT_VARIANT, ...o.variants];
+  const node = (size: number | string, run: number | string, v: DaemonVariant, attempt = 1) =>
+    `bench-fp-${size}-${run}${v.name ? `-${v.name}` : ""}${attempt > 1 ? `-a${attempt}` : ""}`;
   const result: FootprintResult = {
-    options: {
-      sizes: o.sizes,
-      runs: o.runs,
-      minutes: o.minutes,
-      burnEvery: o.burnEvery,
-      spin: o.spin,
-      questdbHttpPort: o.questdbHttpPort,
-    },
+    options: o,
     commands: {
       baseline: `docker ${
         DOCKER_STATS_ARGS.map((a) => (a.includes(" ") ? `'${a}'` : a)).join(" ")
       } > /dev/null`,
-      daemon: `LOG_LEVEL=info deno run -q <start task flags> main.ts ${
-        daemonArgs("bench-fp-<N>-<run>", 0, "<tmp>").join(" ").replace(":0;", ":<port>;")
-      }`,
+      daemon: daemonCommand(node("<N>", "<run>", DEFAULT_VARIANT)),
+      variants: Object.fromEntries(
+        o.variants.map((v) => [v.name, daemonCommand(node("<N>", "<run>", v), v.args)]),
+      ),
       containers: `docker run -d --name ${PREFIX}fp-<i> busybox:local sh -c 'sleep 86400' ` +
         `(every ${o.burnEvery}th: sh -c 'while :; do i=0; while [ $i -lt ${o.spin} ]; do ` +
         `i=$((i+1)); done; sleep 1; done')`,
@@ -392,10 +394,10 @@ export async function runFootprint(o: FootprintOptions): Promise<FootprintResult
   const prefix = `${PREFIX}fp-`;
   for (const size of o.sizes) {
     await removeContainers(prefix);
-    o.log(`footprint: starting ${size} containers`);
+    ctx.log(`footprint: starting ${size} containers`);
     const t = performance.now();
     await startFleet(prefix, size, o.burnEvery, o.spin);
-    o.log(`footprint: ${size} containers up in ${((performance.now() - t) / 1000).toFixed(0)} s`);
+    ctx.log(`footprint: ${size} containers up in ${((performance.now() - t) / 1000).toFixed(0)} s`);
     await sleep(20_000);
     result.streamBytesPerMin[String(size)] = await recordStream(
       20,
@@ -404,51 +406,60 @@ export async function runFootprint(o: FootprintOptions): Promise<FootprintResult
     for (let run = 1; run <= o.runs; run++) {
       const quiet = async () => {
         const waited = await waitQuiet(120_000);
-        if (waited > 6000) o.log(`  waited ${Math.round(waited / 1000)} s for other stats clients`);
+        if (waited > 6000) {
+          ctx.log(`  waited ${Math.round(waited / 1000)} s for other stats clients`);
+        }
       };
       // The engine is shared: when dockerd is restarted under us (another engineer's fault
       // test kills it), the fleet stops and the run's figures mean nothing. Such a run is
       // measured again, up to MAX_ATTEMPTS times; the count is reported.
       let attempt = 0;
-      let measured: FootprintRun | null = null;
-      while (measured === null) {
+      let measured: FootprintRun[] | null = null;
+      attempts: while (measured === null) {
         attempt++;
-        await ensureFleet(prefix, size, o.log);
+        await ensureFleet(prefix, size, ctx.log);
         const engine = enginePids();
         const disturbed = async (phase: string): Promise<boolean> => {
           const why = await engineChanged(engine, prefix, size);
           if (why === null) return false;
           result.discardedRuns.push({ size, run, phase, why });
-          o.log(`  ${phase} disturbed (${why}); measuring run ${run} again`);
-          return true;
+          ctx.log(`  ${phase} disturbed (${why}); measuring run ${run} again`);
+          return attempt < MAX_ATTEMPTS;
         };
-        o.log(`footprint N=${size} run ${run}/${o.runs}: idle ${o.minutes} min`);
+        const step = `footprint N=${size} run ${run}/${o.runs}`;
+        ctx.log(`${step}: idle ${o.minutes} min`);
         await quiet();
         const idle = await idlePhase(ms);
-        if (await disturbed("idle") && attempt < MAX_ATTEMPTS) continue;
-        o.log(`footprint N=${size} run ${run}/${o.runs}: baseline ${o.minutes} min`);
+        if (await disturbed("idle")) continue;
+        ctx.log(`${step}: baseline ${o.minutes} min`);
         await quiet();
         const baseline = await baselinePhase(ms);
-        if (await disturbed("baseline") && attempt < MAX_ATTEMPTS) continue;
-        o.log(`footprint N=${size} run ${run}/${o.runs}: daemon ${o.minutes} min`);
-        await quiet();
-        const daemon = await daemonPhase(ms, `bench-fp-${size}-${run}`, o);
-        if (await disturbed("daemon") && attempt < MAX_ATTEMPTS) continue;
-        measured = { size, run, idle, baseline, daemon };
+        if (await disturbed("baseline")) continue;
+        const runs: FootprintRun[] = [];
+        for (const v of variants) {
+          ctx.log(`${step}: daemon${v.name ? ` (${v.name})` : ""} ${o.minutes} min`);
+          await quiet();
+          const daemon = await daemonPhase(ms, node(size, run, v, attempt), v, ctx);
+          if (await disturbed(`daemon${v.name ? ` (${v.name})` : ""}`)) continue attempts;
+          runs.push({ size, run, ...(v.name ? { variant: v.name } : {}), idle, baseline, daemon });
+        }
+        measured = runs;
       }
-      const { idle, baseline, daemon } = measured;
-      result.runs.push(measured);
-      o.log(
-        `  idle dockerd ${idle.dockerdPerMin.toFixed(2)} s/min; baseline ${
-          baseline.cpuPerMin.toFixed(2)
-        } s/min (dockerd ${baseline.dockerdPerMin.toFixed(2)}); daemon ${
-          daemon.cpuPerMin.toFixed(2)
-        } s/min (deno ${daemon.rootCpuPerMin.toFixed(2)}, dockerd ${
-          daemon.dockerdPerMin.toFixed(2)
-        }), RSS deno ${daemon.rootSteadyRssMiB.toFixed(1)} MiB, ratio ${
-          (daemon.cpuPerMin / baseline.cpuPerMin).toFixed(2)
-        }`,
-      );
+      for (const m of measured) {
+        const { idle, baseline, daemon } = m;
+        result.runs.push(m);
+        ctx.log(
+          `  ${m.variant ?? ""} idle dockerd ${idle.dockerdPerMin.toFixed(2)} s/min; baseline ${
+            baseline.cpuPerMin.toFixed(2)
+          } s/min (dockerd ${baseline.dockerdPerMin.toFixed(2)}); daemon ${
+            daemon.cpuPerMin.toFixed(2)
+          } s/min (deno ${daemon.rootCpuPerMin.toFixed(2)}, dockerd ${
+            daemon.dockerdPerMin.toFixed(2)
+          }), RSS deno ${daemon.rootSteadyRssMiB.toFixed(1)} MiB, ratio ${
+            (daemon.cpuPerMin / baseline.cpuPerMin).toFixed(2)
+          }`,
+        );
+      }
     }
   }
   await removeContainers(prefix);

@@ -5,12 +5,14 @@
  *   deno task bench --runs 1 --minutes 1 --sizes 10     # a short smoke version
  *   deno task bench --parts parser,encoder              # only some parts
  *   deno task bench --report-only                       # rewrite BENCHMARKS.md from bench/out
+ *   deno task bench --parts footprint --variant 'cgroup=--source cgroup'   # a second daemon
  *
  * Parts: footprint (real engine, daemon vs bare `docker stats`), fidelity (3 s burst, 2 s
  * container, vs a --no-stream loop), latency (boundary -> 204 at 200 containers), replay (the
- * daemon's own CPU on a replayed 200-container stream, src/ vs the prototypes), floor (bare
- * Deno and the daemon with no data), parser and encoder (`deno bench`). Each part writes bench/out/<part>.json as soon as it ends; the report
- * is rebuilt from whatever results are there. Parts run one after another (2-core machine).
+ * daemon's own CPU on a replayed 200-container stream), floor (bare Deno and the daemon with no
+ * data), parser and encoder (`deno bench`). Each part writes bench/out/<part>.json as soon as
+ * it ends; the report is rebuilt from whatever results are there (bench/report.ts, prose in
+ * bench/BENCHMARKS.prose.md). Parts run one after another (2-core machine).
  */
 import { parseArgs } from "node:util";
 import { findQuestDBJar, type QuestDB, startQuestDB } from "../tests/helpers/questdb.ts";
@@ -19,13 +21,12 @@ import { runFootprint } from "./footprint.ts";
 import { runLatency } from "./latency.ts";
 import { runReplay } from "./replay.ts";
 import { runFloor } from "./floor.ts";
-import { setDaemonMain } from "./lib/daemon.ts";
+import type { BenchContext, DaemonVariant } from "./lib/context.ts";
 import { runDenoBench } from "./lib/denobench.ts";
 import { readEnvironment } from "./lib/env.ts";
 import { clockTicks } from "./lib/procfs.ts";
 import { parserWorkloads } from "./lib/workloads.ts";
 import { encodedBytes } from "./lib/rows.ts";
-import { ENCODER_END_MS, ENCODER_HOST, ENCODER_TABLE } from "./lib/rows.ts";
 import { writeReport } from "./report.ts";
 
 const here = (file: string) => new URL(`./${file}`, import.meta.url).pathname;
@@ -55,7 +56,8 @@ const { values } = parseArgs({
     out: { type: "string", default: new URL("./out/", import.meta.url).pathname },
     report: { type: "string", default: new URL("../BENCHMARKS.md", import.meta.url).pathname },
     "report-only": { type: "boolean", default: false },
-    main: { type: "string" },
+    main: { type: "string", default: new URL("../main.ts", import.meta.url).pathname },
+    variant: { type: "string", multiple: true, default: [] },
     help: { type: "boolean", short: "h", default: false },
   },
 });
@@ -74,7 +76,9 @@ if (values.help) {
   --out DIR              results directory (default bench/out)
   --report FILE          report to write (default BENCHMARKS.md)
   --report-only          only rebuild the report from DIR
-  --main FILE            daemon entry point to measure (default main.ts)`);
+  --main FILE            daemon entry point to measure (default main.ts)
+  --variant NAME=FLAGS   footprint: also measure the daemon with these extra flags
+                         (repeatable; e.g. 'cgroup=--source cgroup')`);
   Deno.exit(0);
 }
 
@@ -100,9 +104,16 @@ for (const p of parts) {
     Deno.exit(2);
   }
 }
+const variants: DaemonVariant[] = (values.variant ?? []).map((v) => {
+  const m = /^([a-z0-9][a-z0-9_-]*)=(.*)$/i.exec(v);
+  if (!m) {
+    console.error(`error: --variant must be NAME=FLAGS (NAME letters, digits, - or _), got ${v}`);
+    Deno.exit(2);
+  }
+  return { name: m[1]!, args: m[2]!.split(/\s+/).filter((a) => a !== "") };
+});
 const outDir = values.out!.endsWith("/") ? values.out! : `${values.out}/`;
 const reportPath = values.report!;
-if (values.main) setDaemonMain(values.main);
 await Deno.mkdir(outDir, { recursive: true });
 
 const log = (msg: string) => console.log(`[${new Date().toISOString().slice(11, 19)}] ${msg}`);
@@ -136,6 +147,7 @@ if (!values["report-only"]) {
       qdb = await startQuestDB();
       log(`private QuestDB on ${qdb.httpUrl}`);
     }
+    const context = (): BenchContext => ({ qdb: qdb!, spoolDir, main: values.main!, log });
     for (const part of PARTS.filter((p) => parts.includes(p))) {
       const startedAt = new Date().toISOString();
       log(`part ${part}`);
@@ -150,15 +162,13 @@ if (!values["report-only"]) {
                 minutes,
                 burnEvery: int("burn-every", values["burn-every"]),
                 spin: int("spin", values.spin),
-                questdbHttpPort: qdb!.httpPort,
-                spoolDir,
-                log,
-              }),
+                variants,
+              }, context()),
               startedAt,
             );
             break;
           case "fidelity":
-            save(part, await runFidelity({ runs, qdb: qdb!, spoolDir, log }), startedAt);
+            save(part, await runFidelity(runs, context()), startedAt);
             break;
           case "latency": {
             const all = [];
@@ -179,26 +189,17 @@ if (!values["report-only"]) {
           case "replay":
             save(
               part,
-              await runReplay({
-                runs,
-                seconds: int("replay-seconds", values["replay-seconds"]),
-                questdbHttpPort: qdb!.httpPort,
-                spoolDir,
-                log,
-              }),
+              await runReplay(
+                { runs, seconds: int("replay-seconds", values["replay-seconds"]) },
+                context(),
+              ),
               startedAt,
             );
             break;
           case "floor":
             save(
               part,
-              await runFloor({
-                runs,
-                seconds: 45,
-                questdbHttpPort: qdb!.httpPort,
-                spoolDir,
-                log,
-              }),
+              await runFloor({ runs, seconds: 45 }, context()),
               startedAt,
             );
             break;
@@ -215,7 +216,7 @@ if (!values["report-only"]) {
             break;
           }
           case "encoder": {
-            const bytes = encodedBytes(ENCODER_TABLE, ENCODER_HOST, ENCODER_END_MS);
+            const bytes = encodedBytes();
             const times = await runDenoBench(here("encoder_bench.ts"), runs);
             save(part, { rows: 200, bytes, times }, startedAt);
             break;

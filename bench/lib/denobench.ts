@@ -1,5 +1,14 @@
 /** Runs a `deno bench` file several times (one process each) and collects the mean times. */
 
+/**
+ * Name of a parser_bench.ts benchmark, as bench/report.ts reads it back.
+ * @param what `parser` alone, or `parser+reducers` (the parser feeding `IntervalClock.add`).
+ * @param workload the stream's name (bench/lib/workloads.ts).
+ */
+export function parserBenchName(what: "parser" | "parser+reducers", workload: string): string {
+  return `${what} ${workload}`;
+}
+
 /** The command line of one run, for the report. */
 export function benchCommand(file: string): string[] {
   return ["deno", "bench", "--json", "--allow-read", "--allow-env", file];

@@ -1,7 +1,7 @@
 /**
  * A stand-in for `docker stats`: writes a recording (fixture format) to stdout at its recorded
- * pace, over and over, until killed. Used by bench/replay.ts through a `docker` shell wrapper
- * put first on the daemon's PATH.
+ * pace, over and over, until killed. bench/replay.ts runs it as `docker stats` of the stand-in
+ * `docker` (lib/stand_in_docker.ts) put first on the daemon's PATH.
  *
  * Run: deno run --allow-read bench/lib/replay_docker.ts <recording.jsonl>
  */

@@ -59,8 +59,9 @@ export function readRecordingFile(path: string | URL): Chunk[] {
   });
 }
 
-/** Writes chunks in the fixtures' format. */
+/** Writes chunks in the fixtures' format, making the file's directory if needed. */
 export function writeRecordingFile(path: string | URL, chunks: readonly Chunk[]): void {
+  Deno.mkdirSync(new URL(".", new URL(path, "file:///")), { recursive: true });
   const text = chunks.map((c) =>
     JSON.stringify({
       t: Math.round(c.t * 1e4) / 1e4,

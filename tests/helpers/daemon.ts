@@ -23,28 +23,71 @@ export interface DaemonProcess {
   stop(signal?: Deno.Signal): Promise<{ code: number; ms: number }>;
 }
 
+/** A log line of the daemon and when it reached this process (`Date.now()`, ms since epoch). */
+export interface StampedLine {
+  at: number;
+  line: string;
+}
+
+/** What {@link launchDaemon} returns: a {@link DaemonProcess} plus what benchmarks read. */
+export interface LaunchedDaemon extends DaemonProcess {
+  /** The same lines as `lines`, each with its arrival time (publish latency). */
+  stamped: StampedLine[];
+  /** The command line that started it (`deno run ...`), for reports. */
+  command: string[];
+}
+
+/** Options of {@link launchDaemon}. */
+export interface LaunchOptions {
+  /** Extra environment (PATH for a stand-in `docker`, ...). */
+  env?: Record<string, string>;
+  /** `LOG_LEVEL`. Default `debug`. */
+  logLevel?: string;
+  /** Entry point. Default the repository's main.ts. */
+  main?: string;
+  /** Default timeout of `waitForLog`, ms. Default 30 000. */
+  waitTimeoutMs?: number;
+  /** `stop()` sends SIGKILL when the daemon has not exited this long after the signal, ms. */
+  killAfterMs?: number;
+  /** Echo every line to stderr with this prefix (e.g. when `DAEMON_LOG` is set). */
+  echo?: string;
+}
+
 /** Starts `deno run <start task flags> main.ts ...args`. */
 export function startDaemon(
   args: string[],
   env: Record<string, string> = {},
 ): DaemonProcess {
-  const child = new Deno.Command("deno", {
-    args: ["run", "-q", ...startTaskFlags(), MAIN, ...args],
-    env: { LOG_LEVEL: "debug", NO_COLOR: "1", ...env },
+  return launchDaemon(args, { env });
+}
+
+/**
+ * The one daemon launcher of tests and benchmarks: `deno run -q <start task flags> <main>
+ * ...args` with `LOG_LEVEL` and `NO_COLOR=1`, stdout and stderr collected line by line.
+ */
+export function launchDaemon(args: string[], options: LaunchOptions = {}): LaunchedDaemon {
+  const command = ["deno", "run", "-q", ...startTaskFlags(), options.main ?? MAIN, ...args];
+  const child = new Deno.Command(command[0]!, {
+    args: command.slice(1),
+    env: { LOG_LEVEL: options.logLevel ?? "debug", NO_COLOR: "1", ...options.env },
     stdin: "null",
     stdout: "piped",
     stderr: "piped",
   }).spawn();
+  const echo = options.echo ?? (Deno.env.get("DAEMON_LOG") ? "  daemon| " : undefined);
   const lines: string[] = [];
+  const stamped: StampedLine[] = [];
   const waiters: { re: RegExp; resolve: (l: string) => void }[] = [];
   const pump = async (stream: ReadableStream<Uint8Array>) => {
     let carry = "";
     for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
       const parts = (carry + chunk).split("\n");
       carry = parts.pop()!;
+      const at = Date.now();
       for (const line of parts) {
         lines.push(line);
-        if (Deno.env.get("DAEMON_LOG")) console.error(`  daemon| ${line}`);
+        stamped.push({ at, line });
+        if (echo !== undefined) console.error(`${echo}${line}`);
         for (const w of [...waiters]) {
           if (w.re.test(line)) {
             waiters.splice(waiters.indexOf(w), 1);
@@ -58,12 +101,15 @@ export function startDaemon(
   return {
     child,
     lines,
-    waitForLog(re, timeoutMs = 30_000) {
+    stamped,
+    command,
+    waitForLog(re, timeoutMs = options.waitTimeoutMs ?? 30_000) {
       const found = lines.find((l) => re.test(l));
       if (found) return Promise.resolve(found);
       return new Promise((resolve, reject) => {
         const t = setTimeout(() => {
-          waiters.splice(waiters.findIndex((w) => w.re === re), 1);
+          const i = waiters.findIndex((w) => w.re === re);
+          if (i >= 0) waiters.splice(i, 1);
           reject(
             new Error(`no log line matching ${re} within ${timeoutMs} ms:\n${lines.join("\n")}`),
           );
@@ -76,9 +122,21 @@ export function startDaemon(
       try {
         child.kill(signal);
       } catch { /* exited */ }
+      const killer = options.killAfterMs === undefined ? undefined : setTimeout(() => {
+        try {
+          child.kill("SIGKILL");
+        } catch { /* exited */ }
+      }, options.killAfterMs);
       const status = await child.status;
+      clearTimeout(killer);
       await pumps;
       return { code: status.code, ms: performance.now() - t0 };
     },
   };
 }
+
+/** The log line that says the source produces (systemd READY=1 goes out with it). */
+export const READY_LINE = /source is producing; ready/;
+
+/** The delivery log line of a batch: `Published {rows} rows ({bytes} bytes) in {ms} ms to ...`. */
+export const PUBLISHED_LINE = /Published (\d+) rows \((\d+) bytes\) in (\d+) ms/;
