@@ -1,27 +1,34 @@
 /**
  * container-statsd: wires the data path together.
  *
- * source (src/source: `docker stats` child) -> samples -> reducer (src/reducer) -> table
+ * source (src/source: `docker stats` child) -> samples -> gate (src/catalog: the container
+ * catalog from `docker events`, filters, names, labels; lifecycle rows) -> reducer -> table
  * encoders (src/schema, src/publish.ts; host disks from src/disks as a second row source) ->
- * delivery (src/delivery) -> sink (src/ilp: QuestDB over ILP); flags, logging, signals,
- * sd_notify and status (src/config, src/service) around it.
+ * delivery (src/delivery, one per sink) -> sink (src/ilp: QuestDB, InfluxDB, VictoriaMetrics
+ * over ILP); flags, logging, signals, sd_notify and status (src/config, src/service) around it.
  *
  * @module
  */
 import { getLogger } from "@logtape/logtape";
 import { type Config, parseCommandLine, startupFields } from "./src/config/flags.ts";
 import { openDisks } from "./src/disks/collector.ts";
-import { createSinks } from "./src/delivery/sinks.ts";
+import { createSinks, stopSinks } from "./src/delivery/sinks.ts";
 import { Publisher } from "./src/publish.ts";
 import { IntervalClock } from "./src/reducer/interval_clock.ts";
-import { CONTAINER_TABLE } from "./src/schema/containers.ts";
 import { DISK_TABLE } from "./src/schema/disks.ts";
 import { findOnPath } from "./src/engine/cli.ts";
+import { createCatalog } from "./src/catalog/create.ts";
 import { setupLogging, underJournald } from "./src/service/logging.ts";
 import { shutdown, waitForStopSignal } from "./src/service/lifecycle.ts";
 import { createServiceNotifier } from "./src/service/notify.ts";
 import { StatusReporter } from "./src/service/status.ts";
 import { DockerStatsSource } from "./src/source/docker_stats/source.ts";
+import type { CatalogView } from "./src/catalog/container.ts";
+import type { CreateCatalogOptions } from "./src/catalog/create.ts";
+import { HostRoot } from "./src/host/host_root.ts";
+import { openCgroupSource } from "./src/source/cgroup/open.ts";
+import { cgroupsResolver } from "./src/source/cgroup/proc_cgroup.ts";
+import type { Source } from "./src/source/source.ts";
 
 const log = getLogger(["container-statsd"]);
 
@@ -30,11 +37,7 @@ async function main(): Promise<number> {
   if (typeof parsed === "number") return parsed;
   const { config, env, level } = parsed;
   await setupLogging(level, { journald: underJournald() });
-  log.info(
-    "Starting container-statsd: " +
-      Object.keys(startupFields(config)).map((k) => `${k}={${k}}`).join(" "),
-    startupFields(config),
-  );
+  log.info("Starting container-statsd: {settings}", { settings: startupFields(config) });
   if (findOnPath("docker") === null) {
     log.error("docker not found on PATH ({path}); install the Docker CLI or fix PATH", {
       path: env.PATH ?? "",
@@ -43,12 +46,15 @@ async function main(): Promise<number> {
   }
   const notifier = createServiceNotifier(config.watchdog, env, Deno.pid);
   const status = new StatusReporter(notifier);
-  const containers = { name: config.table, decl: CONTAINER_TABLE };
+  const catalog = createCatalog(config, catalogOptions(config));
+  const { containers, events } = catalog;
   const disks = config.disks.length > 0 ? { name: config.diskTable, decl: DISK_TABLE } : null;
-  const sinks = createSinks(config, disks ? [containers, disks] : [containers], status.update);
+  const tables = [containers, events, disks].filter((t) => t !== null);
+  const sinks = createSinks(config, tables, status.update);
   const publisher = new Publisher({
     host: config.node,
     containers,
+    events,
     ...(disks ? { disks: { table: disks, collect: await openDisks(config) } } : {}),
     sinks,
     onPublished: status.update,
@@ -58,11 +64,13 @@ async function main(): Promise<number> {
     mode: config.mode,
     onInterval: (closed) => void publisher.publish(closed),
   });
-  const source = createSource(config, notifier.watchdogUsec);
+  const source = await createSource(config, notifier.watchdogUsec, catalog.catalog);
+  if (typeof source === "string") return startupError(source);
   status.track(() => clock.containers, sinks, () => publisher.rowErrors);
   for (const sink of sinks) await sink.loadSpool();
   for (const sink of sinks) sink.start();
-  source.start(clock.add);
+  catalog.start((rows) => publisher.publishEvents(rows));
+  source.start(catalog.gate(clock.add));
   clock.start();
   notifier.start((nowMs) => source.health.healthy(nowMs));
   void source.health.ready.then(() => {
@@ -76,29 +84,38 @@ async function main(): Promise<number> {
   await shutdown(async (deadlineMs) => {
     await notifier.stopping();
     await source.stop();
+    await catalog.stop();
     await publisher.publish(clock.stop());
-    for (const sink of sinks) {
-      const left = await sink.stop(deadlineMs);
-      const s = sink.stats;
-      log.info(
-        "Stopped {sink}: {delivered} rows delivered, {left} undelivered, {dropped} dropped, {rejected} refused",
-        {
-          sink: sink.name,
-          delivered: s.deliveredRows,
-          left,
-          dropped: s.droppedRows,
-          rejected: s.rejectedRows,
-        },
-      );
-    }
+    await stopSinks(sinks, deadlineMs);
   });
   notifier.close();
   return 0;
 }
 
-/** The source `--source` names. */
-function createSource(_config: Config, watchdogUsec: number | null): DockerStatsSource {
-  return new DockerStatsSource({ watchdogUsec });
+/**
+ * The source `--source` names: the `docker stats` stream, or the cgroup files under
+ * `--host-root`; for a cgroup source that cannot read them, the one-line error instead.
+ */
+function createSource(
+  config: Config,
+  watchdogUsec: number | null,
+  catalog: CatalogView,
+): Promise<Source | string> {
+  if (config.source === "docker") return Promise.resolve(new DockerStatsSource({ watchdogUsec }));
+  const { hostRoot, samplePeriodMs: periodMs } = config;
+  return openCgroupSource({ hostRoot, catalog, periodMs, watchdogUsec });
+}
+
+/** With `--source cgroup` the catalog reads each container's cgroups from /proc/<pid>/cgroup. */
+function catalogOptions(config: Config): CreateCatalogOptions {
+  if (config.source !== "cgroup") return {};
+  return { cgroupsOf: cgroupsResolver(new HostRoot(config.hostRoot)) };
+}
+
+/** Logs a startup error (one line) and gives exit status 1. */
+function startupError(message: string): number {
+  log.error(message);
+  return 1;
 }
 
 if (import.meta.main) {

@@ -10,6 +10,8 @@ import type { DiskReading } from "./disks/collector.ts";
 import { IlpEncoder } from "./ilp/encoder.ts";
 import type { ClosedInterval } from "./reducer/interval.ts";
 import type { ContainerRow } from "./reducer/reducer.ts";
+import type { LifecycleRow } from "./catalog/events.ts";
+import { eventTimestamp } from "./schema/events.ts";
 import { encodeRows, msToNs, type TableDecl } from "./schema/table.ts";
 import type { RowSink } from "./delivery/sink.ts";
 
@@ -31,6 +33,8 @@ export interface PublisherOptions {
   containers: NamedTable<ContainerRow>;
   /** The disk table and the readings of each interval, when `--disks` is given. */
   disks?: { table: NamedTable<DiskReading>; collect: () => Promise<DiskReading[]> };
+  /** The lifecycle table (src/schema/events.ts), unless `--events disabled`. */
+  events?: NamedTable<LifecycleRow> | null;
   /** Where batches go. */
   sinks: readonly RowSink[];
   /** Called after each interval was handed to the sinks (e.g. to update STATUS). */
@@ -58,6 +62,45 @@ export class Publisher {
    */
   publish(closed: ClosedInterval): Promise<void> {
     this.#chain = this.#chain.then(() => this.#publish(closed));
+    return this.#chain;
+  }
+
+  /**
+   * Publishes lifecycle rows, each stamped with its event's own time (`timeNano`), as one
+   * batch per sink behind the intervals already queued. A row that cannot be encoded costs that
+   * row alone. Without an events table it does nothing.
+   * @param rows the rows, in event order.
+   * @returns when the batch is queued on every sink.
+   */
+  publishEvents(rows: readonly LifecycleRow[]): Promise<void> {
+    const table = this.#o.events;
+    if (!table || rows.length === 0) return this.#chain;
+    this.#chain = this.#chain.then(() => {
+      const endMs = Number(rows.at(-1)!.timeNano / 1_000_000n);
+      this.#o.sinks.forEach((sink, i) => {
+        const onError = i > 0 ? () => {} : (row: LifecycleRow, e: Error) => {
+          this.rowErrors++;
+          log.error("Dropped {event} row of {name}: {error}", {
+            event: row.event,
+            name: row.name,
+            error: e.message,
+          });
+        };
+        const enc = this.#encoder;
+        encodeRows(
+          enc,
+          table.decl,
+          table.name,
+          rows,
+          eventTimestamp,
+          { host: this.#o.host },
+          onError,
+          sink.encoding,
+        );
+        const n = enc.rowCount;
+        sink.enqueue({ endMs, rows: n, ilp: enc.take() });
+      });
+    });
     return this.#chain;
   }
 

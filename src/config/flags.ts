@@ -10,7 +10,20 @@ import { IlpEncoder } from "../ilp/encoder.ts";
 import type { Mode } from "../reducer/reducer.ts";
 import { validateDiskArgument } from "../disks/collector.ts";
 import { describeConfig } from "../ilp/config.ts";
+import {
+  INFLUX_URL_FORMS,
+  type InfluxCredentials,
+  type InfluxTarget,
+  parseInfluxTarget,
+  readInfluxCredentials,
+} from "../ilp/influx.ts";
 import { type LogLevelName, parseLogLevel } from "../service/logging.ts";
+import { type LabelMatch, parseLabelMatch, validateGlob } from "../catalog/filters.ts";
+import { type LabelColumn, parseLabelFlag, resolveLabelColumns } from "../catalog/labels.ts";
+import { CONTAINER_TABLE } from "../schema/containers.ts";
+import { EVENT_TABLE } from "../schema/events.ts";
+import { TIMESTAMP_COLUMN } from "../schema/table.ts";
+import { describeRetention, parseRetention, type Retention } from "../schema/ddl.ts";
 
 /** The daemon's effective configuration. */
 export interface Config {
@@ -18,8 +31,15 @@ export interface Config {
   node: string;
   /** How samples are reduced: `avg` or `max`. */
   mode: Mode;
-  /** Where rows go (parsed QuestDB client configuration). */
-  questdb: ClientConfig;
+  /**
+   * The QuestDB sink (parsed client configuration): from --questdb or QDB_CLIENT_CONF, else the
+   * default target unless --influxdb is given; null for no QuestDB sink.
+   */
+  questdb: ClientConfig | null;
+  /** `--influxdb`: InfluxDB and VictoriaMetrics sinks, one per URL. */
+  influxdb: InfluxTarget[];
+  /** Credentials of the --influxdb sinks, from INFLUX_* variables. Secret. */
+  influxCredentials: InfluxCredentials;
   /** Container table name. */
   table: string;
   /** Interval length, milliseconds (1 s to 15 min). */
@@ -32,10 +52,32 @@ export interface Config {
   diskTable: string;
   /** Root under which /proc and /sys are read (containerised daemons mount the host's). */
   hostRoot: string;
+  /** `--source`: where samples come from, the `docker stats` stream or the cgroup files. */
+  source: "docker" | "cgroup";
+  /** `--sample-period`: how often the cgroup source reads, milliseconds (100 to 60 000). */
+  samplePeriodMs: number;
   /** Most rows held for delivery; the oldest are dropped beyond it. */
   bufferRows: number;
   /** Directory for the undelivered-rows spool. */
   spoolDir: string;
+  /** `--events`: whether the lifecycle table is written. */
+  events: "enabled" | "disabled";
+  /** `--events-table`: lifecycle table name. */
+  eventsTable: string;
+  /** `--label`: container labels kept as symbol columns (defaults resolved). */
+  labels: LabelColumn[];
+  /** `--include`: name globs a container must match one of (none: all). */
+  include: string[];
+  /** `--exclude`: name globs that leave a container out (exclude wins). */
+  exclude: string[];
+  /** `--include-label`: label conditions a container must match one of (none: all). */
+  includeLabels: LabelMatch[];
+  /** `--exclude-label`: label conditions that leave a container out. */
+  excludeLabels: LabelMatch[];
+  /** `--dry-run`: print each interval's rows to stdout (`table` or `ilp`), no QuestDB; or null. */
+  dryRun: "table" | "ilp" | null;
+  /** `--retention`: TTL of the tables the daemon creates; null for none. */
+  retention: Retention | null;
 }
 
 /** Thrown by {@link parseFlags} after commander printed its message (or help/version). */
@@ -64,7 +106,7 @@ export function validateTableName(name: string): string {
   return name;
 }
 
-/** Default QuestDB target when neither --questdb nor QDB_CLIENT_CONF is given. */
+/** Default QuestDB target when none of --questdb, QDB_CLIENT_CONF and --influxdb is given. */
 export const DEFAULT_QUESTDB = "http::addr=localhost:9000;";
 
 /**
@@ -83,6 +125,21 @@ export function parseInterval(value: string): number {
   return ms;
 }
 
+/**
+ * Parses `--sample-period`: a duration with a unit, `ms` or `s` (`100ms`, `500ms`, `1s`,
+ * `2.5s`), from 100 ms to 60 s.
+ * @returns milliseconds.
+ * @throws {InvalidArgumentError} (commander) naming the allowed range.
+ */
+export function parseSamplePeriod(value: string): number {
+  const allowed = "Allowed: a duration from 100ms to 60s, such as 100ms, 500ms, 1s, 2.5s, 60s.";
+  const m = /^(\d{1,5}(?:\.\d{1,3})?)(ms|s)$/.exec(value.trim());
+  if (!m) throw new InvalidArgumentError(allowed);
+  const ms = Math.round(Number(m[1]) * (m[2] === "s" ? 1000 : 1));
+  if (ms < 100 || ms > 60_000) throw new InvalidArgumentError(allowed);
+  return ms;
+}
+
 function wrap<T>(fn: (v: string) => T): (v: string) => T {
   return (v) => {
     try {
@@ -92,6 +149,11 @@ function wrap<T>(fn: (v: string) => T): (v: string) => T {
       throw new InvalidArgumentError((e as Error).message);
     }
   };
+}
+
+/** Accumulates the values of a repeatable flag, each checked by `parse`. */
+function repeatable<T>(parse: (v: string) => T): (value: string, previous: T[]) => T[] {
+  return (value, previous) => [...previous, wrap(parse)(value)];
 }
 
 /** Accumulates repeated `--disks` values, each checked by the disk source's own rule. */
@@ -120,7 +182,8 @@ export function defaultSpoolDir(env: Record<string, string | undefined>): string
  * Parses the daemon's flags.
  *
  * @param argv arguments after the program name.
- * @param env environment (QDB_CLIENT_CONF, STATE_DIRECTORY, HOME).
+ * @param env environment (QDB_CLIENT_CONF, INFLUX_TOKEN, INFLUX_USERNAME, INFLUX_PASSWORD,
+ *   STATE_DIRECTORY, HOME).
  * @param output where commander writes help/version (`out`) and errors (`err`).
  * @returns the effective configuration.
  * @throws {FlagExit} with exit code 0 after --help/--version, 2 after a bad flag (the one-line
@@ -138,7 +201,14 @@ export function parseFlags(
     )
     .version(denoJson.version, "-V, --version")
     .exitOverride()
-    .configureOutput({ writeOut: output.out, writeErr: output.err })
+    // No colour probing: commander would read FORCE_COLOR and CLICOLOR_FORCE, which the start
+    // task does not grant (--help died with NotCapable).
+    .configureOutput({
+      writeOut: output.out,
+      writeErr: output.err,
+      getOutHasColors: () => false,
+      getErrHasColors: () => false,
+    })
     .showSuggestionAfterError(false)
     .allowExcessArguments(false)
     .requiredOption(
@@ -158,6 +228,15 @@ export function parseFlags(
       "QuestDB host, host:port, or client configuration string " +
         `(env QDB_CLIENT_CONF; default ${DEFAULT_QUESTDB})`,
     )
+    .option(
+      "--influxdb <url>",
+      "InfluxDB or VictoriaMetrics to write to as well (repeatable; alone: instead of QuestDB): " +
+        "http(s)://host:8086/?db=NAME[&rp=RP] (1.x), ?org=ORG&bucket=BUCKET (2.x/3.x), " +
+        "http(s)://host:8428/ (VictoriaMetrics); credentials from INFLUX_TOKEN or " +
+        "INFLUX_USERNAME/INFLUX_PASSWORD",
+      repeatable(String),
+      [] as string[],
+    )
     .option("-t, --table <name>", "container table", wrap(validateTableName), "containerStats")
     .option(
       "-i, --interval <n|duration>",
@@ -176,7 +255,61 @@ export function parseFlags(
       [] as string[],
     )
     .option("-b, --disk-table <name>", "disk table", wrap(validateTableName), "diskStats")
+    .addOption(
+      new Option("--events <state>", "lifecycle table of container events")
+        .choices(["enabled", "disabled"]).default("enabled"),
+    )
+    .option(
+      "--events-table <name>",
+      "lifecycle table",
+      wrap(validateTableName),
+      "containerEvents",
+    )
+    .option(
+      "--label <key[=column]>",
+      "container label kept as a symbol column (repeatable); `none` drops the defaults " +
+        "compose_project and compose_service",
+      repeatable(parseLabelFlag),
+      [] as ReturnType<typeof parseLabelFlag>[],
+    )
+    .option(
+      "--include <glob>",
+      "follow only containers whose name matches (repeatable)",
+      repeatable(validateGlob),
+      [] as string[],
+    )
+    .option(
+      "--exclude <glob>",
+      "leave out containers whose name matches (repeatable; exclude wins)",
+      repeatable(validateGlob),
+      [] as string[],
+    )
+    .option(
+      "--include-label <key[=value]>",
+      "follow only containers with this label (repeatable)",
+      repeatable(parseLabelMatch),
+      [] as LabelMatch[],
+    )
+    .option(
+      "--exclude-label <key[=value]>",
+      "leave out containers with this label (repeatable; exclude wins)",
+      repeatable(parseLabelMatch),
+      [] as LabelMatch[],
+    )
     .option("--host-root <dir>", "root under which /proc and /sys are read", "/")
+    .addOption(
+      new Option(
+        "--source <kind>",
+        "where samples come from: the `docker stats` stream, or each container's cgroup " +
+          "files read under --host-root",
+      ).choices(["docker", "cgroup"]).default("docker"),
+    )
+    .option(
+      "--sample-period <duration>",
+      "how often --source cgroup reads: 100ms to 60s",
+      parseSamplePeriod,
+      1000,
+    )
     .option(
       "--buffer-rows <n>",
       "most rows held for delivery; oldest dropped beyond",
@@ -187,6 +320,17 @@ export function parseFlags(
       "--spool-dir <dir>",
       "where undelivered rows are kept across restarts " +
         "(default $STATE_DIRECTORY, else ~/.local/state/container-statsd)",
+    )
+    .addOption(
+      new Option(
+        "--dry-run [format]",
+        "no QuestDB: print each interval's rows to stdout, as an aligned table or ILP lines",
+      ).choices(["table", "ilp"]).preset("table"),
+    )
+    .option(
+      "--retention <period>",
+      "TTL of the tables the daemon creates: <n><h|d|w|M|y> such as 7d, 2w, 3M (default none)",
+      wrap(parseRetention),
     );
 
   try {
@@ -199,20 +343,33 @@ export function parseFlags(
     node: string;
     mode: Mode;
     questdb?: string;
+    influxdb: string[];
     table: string;
     interval: number;
     watchdog: "enabled" | "disabled";
     disks: string[];
     diskTable: string;
+    events: "enabled" | "disabled";
+    eventsTable: string;
+    label: ReturnType<typeof parseLabelFlag>[];
+    include: string[];
+    exclude: string[];
+    includeLabel: LabelMatch[];
+    excludeLabel: LabelMatch[];
     hostRoot: string;
+    source: "docker" | "cgroup";
+    samplePeriod: number;
     bufferRows: number;
     spoolDir?: string;
+    dryRun?: "table" | "ilp";
+    retention?: Retention;
   }>();
 
-  let questdb: ClientConfig;
-  const target = o.questdb ?? env.QDB_CLIENT_CONF ?? DEFAULT_QUESTDB;
+  let questdb: ClientConfig | null = null;
+  const target = o.questdb ?? env.QDB_CLIENT_CONF ??
+    (o.influxdb.length === 0 ? DEFAULT_QUESTDB : undefined);
   try {
-    questdb = parseQuestdbTarget(target);
+    if (target !== undefined) questdb = parseQuestdbTarget(target);
   } catch (e) {
     const source = o.questdb !== undefined
       ? "option '-q, --questdb <target>'"
@@ -226,19 +383,78 @@ export function parseFlags(
     throw new FlagExit(2, msg);
   }
 
+  const { influxdb, influxCredentials } = parseInfluxFlags(o.influxdb, env, output);
+
+  let labels: LabelColumn[];
+  try {
+    const reserved = [...CONTAINER_TABLE.columns, ...EVENT_TABLE.columns].map((c) => c.name);
+    labels = resolveLabelColumns(o.label, [...reserved, TIMESTAMP_COLUMN]);
+  } catch (e) {
+    const msg = `error: option '--label <key[=column]>' is invalid. ${(e as Error).message}`;
+    output.err(msg + "\n");
+    throw new FlagExit(2, msg);
+  }
+
   return {
     node: o.node,
     mode: o.mode,
     questdb,
+    influxdb,
+    influxCredentials,
     table: o.table,
     intervalMs: o.interval,
     watchdog: o.watchdog,
     disks: o.disks,
     diskTable: o.diskTable,
+    events: o.events,
+    eventsTable: o.eventsTable,
+    labels,
+    include: o.include,
+    exclude: o.exclude,
+    includeLabels: o.includeLabel,
+    excludeLabels: o.excludeLabel,
     hostRoot: o.hostRoot,
+    source: o.source,
+    samplePeriodMs: o.samplePeriod,
     bufferRows: o.bufferRows,
     spoolDir: o.spoolDir ?? defaultSpoolDir(env),
+    dryRun: o.dryRun ?? null,
+    retention: o.retention ?? null,
   };
+}
+
+/**
+ * Reads the `--influxdb` URLs, after commander so that a URL is never echoed (it may hold a
+ * password), and the INFLUX_* credentials they use.
+ * @throws {FlagExit} (2) after writing one line to `output.err`: a bad URL, one given twice,
+ *   or INFLUX_USERNAME without INFLUX_PASSWORD (or the reverse).
+ */
+function parseInfluxFlags(
+  urls: readonly string[],
+  env: Record<string, string | undefined>,
+  output: { err: (s: string) => void },
+): { influxdb: InfluxTarget[]; influxCredentials: InfluxCredentials } {
+  const fail = (msg: string): never => {
+    output.err(msg + "\n");
+    throw new FlagExit(2, msg);
+  };
+  const flag = "error: option '--influxdb <url>' is invalid.";
+  const allowed = `Allowed: ${INFLUX_URL_FORMS}, each once.`;
+  const influxdb = urls.map((url) => {
+    try {
+      return parseInfluxTarget(url);
+    } catch (e) {
+      return fail(`${flag} ${(e as Error).message}. ${allowed}`);
+    }
+  });
+  if (new Set(influxdb.map((t) => t.spoolFile)).size < influxdb.length) {
+    fail(`${flag} The same server and database is given twice. ${allowed}`);
+  }
+  try {
+    return { influxdb, influxCredentials: urls.length > 0 ? readInfluxCredentials(env) : {} };
+  } catch (e) {
+    return fail(`error: ${(e as Error).message} (for --influxdb).`);
+  }
 }
 
 /** Environment variables the daemon reads (the start task grants exactly these). */
@@ -246,6 +462,9 @@ export const ENV_NAMES = [
   "LOG_LEVEL",
   "RUST_LOG",
   "QDB_CLIENT_CONF",
+  "INFLUX_TOKEN",
+  "INFLUX_USERNAME",
+  "INFLUX_PASSWORD",
   "NOTIFY_SOCKET",
   "WATCHDOG_USEC",
   "WATCHDOG_PID",
@@ -294,19 +513,36 @@ export function parseCommandLine(argv: readonly string[]): CommandLine | number 
 
 /**
  * The configuration as logged at startup: every setting, no secrets.
- * @returns name to value, in a stable order.
+ * @returns `name=value` pairs separated by spaces, in a stable order.
  */
-export function startupFields(config: Config): Record<string, string | number> {
-  return {
+export function startupFields(config: Config): string {
+  const fields: Record<string, string | number> = {
     node: config.node,
     mode: config.mode,
     interval: `${config.intervalMs / 1000}s`,
+    source: config.source === "cgroup"
+      ? `cgroup(period=${config.samplePeriodMs}ms,hostRoot=${config.hostRoot})`
+      : "docker",
     table: config.table,
-    questdb: describeConfig(config.questdb),
+    questdb: config.questdb ? describeConfig(config.questdb) : "none",
+    influxdb: config.influxdb.map((t) => t.name).join(",") || "none",
     disks: config.disks.length ? config.disks.join(",") : "none",
     diskTable: config.diskTable,
+    events: config.events === "enabled" ? config.eventsTable : "disabled",
+    labels: config.labels.map((l) => `${l.key}=${l.column}`).join(",") || "none",
+    include: config.include.join(",") || "all",
+    exclude: config.exclude.join(",") || "none",
+    includeLabels: config.includeLabels.map(showMatch).join(",") || "all",
+    excludeLabels: config.excludeLabels.map(showMatch).join(",") || "none",
     watchdog: config.watchdog,
     bufferRows: config.bufferRows,
     spoolDir: config.spoolDir,
+    dryRun: config.dryRun ?? "off",
+    retention: describeRetention(config.retention).replace(" ", ""),
   };
+  return Object.entries(fields).map(([k, v]) => `${k}=${v}`).join(" ");
+}
+
+function showMatch(m: LabelMatch): string {
+  return m.value === undefined ? m.key : `${m.key}=${m.value}`;
 }

@@ -1,0 +1,154 @@
+/**
+ * Builds the catalog as the flags ask: the `docker events` feed, the filters, the sample gate,
+ * and the container and lifecycle tables with the label symbols, so main.ts only wires.
+ *
+ * @module
+ */
+import { getLogger } from "@logtape/logtape";
+import type { Config } from "../config/flags.ts";
+import type { NamedTable } from "../publish.ts";
+import type { ContainerRow } from "../reducer/reducer.ts";
+import { CONTAINER_TABLE } from "../schema/containers.ts";
+import { EVENT_TABLE } from "../schema/events.ts";
+import { withSymbols } from "../schema/table.ts";
+import type { SampleListener } from "../source/source.ts";
+import { ContainerCatalog } from "./catalog.ts";
+import { dockerCatalogEngine, DockerEventsFeed } from "./docker_engine.ts";
+import type { LifecycleRow } from "./events.ts";
+import { ContainerFilter } from "./filters.ts";
+import { SampleGate } from "./gate.ts";
+import { labelSymbols } from "./labels.ts";
+
+const log = getLogger(["container-statsd", "catalog"]);
+
+/** The flags the catalog reads. */
+export type CatalogConfig = Pick<
+  Config,
+  | "table"
+  | "intervalMs"
+  | "events"
+  | "eventsTable"
+  | "labels"
+  | "include"
+  | "exclude"
+  | "includeLabels"
+  | "excludeLabels"
+>;
+
+/** Options of {@link createCatalog}. */
+export interface CreateCatalogOptions {
+  /** Executable. Default `docker`. */
+  docker?: string;
+  /** Reads `/proc/<pid>/cgroup` (the cgroup source gives it); see `CatalogOptions`. */
+  cgroupsOf?: (pid: number) => Promise<Record<string, string>>;
+  /** How long lifecycle rows gather before they are published, ms. Default 250. */
+  eventBatchMs?: number;
+}
+
+/** The catalog and what the rest of the daemon takes from it. */
+export interface CatalogParts {
+  /** The catalog (a `CatalogView` for sources). */
+  readonly catalog: ContainerCatalog;
+  /** The container table with its label symbols, named by `--table`. */
+  readonly containers: NamedTable<ContainerRow>;
+  /** The lifecycle table with its label symbols, or null with `--events disabled`. */
+  readonly events: NamedTable<LifecycleRow> | null;
+  /** The `docker events` feed (its child's PID is in `feed.pid`). */
+  readonly feed: DockerEventsFeed;
+  /**
+   * Wraps a source's listener in the sample gate (filters, catalog names, holding samples of
+   * containers not known yet).
+   */
+  gate(listener: SampleListener): SampleListener;
+  /**
+   * Starts following the engine.
+   * @param publishEvents receives lifecycle rows, gathered for `eventBatchMs`.
+   */
+  start(publishEvents: (rows: LifecycleRow[]) => Promise<void> | void): void;
+  /**
+   * Releases held samples, stops the events child, applies what it had read, and hands the
+   * last lifecycle rows on. Call after the sources stopped, before the partial interval.
+   */
+  stop(): Promise<void>;
+}
+
+/**
+ * Builds the catalog from the flags.
+ * @param config the flags it reads.
+ * @param options executable, cgroup reader, batching.
+ * @throws {RangeError} for a glob picomatch cannot compile (the flags checked them already).
+ */
+export function createCatalog(
+  config: CatalogConfig,
+  options: CreateCatalogOptions = {},
+): CatalogParts {
+  const docker = options.docker ?? "docker";
+  const batchMs = options.eventBatchMs ?? 250;
+  const filter = new ContainerFilter(config);
+  let pending: LifecycleRow[] = [];
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  let publish: ((rows: LifecycleRow[]) => Promise<void> | void) | null = null;
+  const flush = async () => {
+    clearTimeout(timer);
+    timer = undefined;
+    const rows = pending;
+    pending = [];
+    if (rows.length > 0) await publish?.(rows);
+  };
+  const catalog = new ContainerCatalog({
+    engine: dockerCatalogEngine(docker),
+    filter,
+    retentionMs: 2 * config.intervalMs + 10_000,
+    ...(options.cgroupsOf ? { cgroupsOf: options.cgroupsOf } : {}),
+    ...(config.events === "enabled"
+      ? {
+        onEvent: (row: LifecycleRow) => {
+          pending.push(row);
+          timer ??= setTimeout(() => void flush(), batchMs);
+        },
+      }
+      : {}),
+  });
+  const feed = new DockerEventsFeed({ docker, catalog });
+  const gates: SampleGate[] = [];
+  const labelsOf = (r: ContainerRow) => catalog.get(r.id)?.labels;
+  return {
+    catalog,
+    feed,
+    containers: {
+      name: config.table,
+      decl: withSymbols(CONTAINER_TABLE, labelSymbols(config.labels, labelsOf)),
+    },
+    events: config.events === "enabled"
+      ? {
+        name: config.eventsTable,
+        decl: withSymbols(EVENT_TABLE, labelSymbols(config.labels, (r) => r.labels)),
+      }
+      : null,
+    gate(listener) {
+      const gate = new SampleGate({ catalog, listener });
+      gates.push(gate);
+      return gate.add;
+    },
+    start(publishEvents) {
+      publish = publishEvents;
+      feed.start();
+    },
+    async stop() {
+      for (const g of gates) g.close();
+      await feed.stop();
+      await catalog.idle();
+      await flush();
+      const held = { filtered: 0, released: 0, unlabelled: 0, overflow: 0 };
+      for (const g of gates) {
+        for (const k of Object.keys(held) as (keyof typeof held)[]) held[k] += g.counters[k];
+      }
+      log.info(
+        "Stopped the catalog: {events} event lines, {rows} lifecycle rows, {listings} " +
+          "listings, {inspects} inspects; samples: {filtered} filtered out, {released} held " +
+          "then released, {unlabelled} without labels, {overflow} dropped from full holds",
+        { ...catalog.counters, ...held },
+      );
+    },
+  };
+}
