@@ -440,7 +440,9 @@ export class ContainerCatalog implements CatalogView {
       ...(ev.action === "health_status" && ev.detail ? { health: ev.detail } : {}),
       ...(ev.action === "die" && ev.exitCode !== undefined ? { exitCode: ev.exitCode } : {}),
       ...(ev.action === "kill" && ev.signal !== undefined ? { signal: ev.signal } : {}),
-      ...(e.inspected ? { restartCount: c.restartCount } : {}),
+      // Always present: every ILP row needs a field (InfluxDB refuses tag-only lines), and a
+      // container not inspected yet was just created: 0 restarts.
+      restartCount: c.restartCount,
       labels: c.labels,
     });
   }

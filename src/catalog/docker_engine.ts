@@ -83,8 +83,8 @@ export class DockerEventsFeed {
   readonly #child: SupervisedChild;
   readonly #catalog: DockerEventsFeedOptions["catalog"];
   readonly #now: () => number;
-  /** The child's arguments, rewritten before each start (SupervisedChild copies them then). */
-  readonly #args: string[] = [...DOCKER_EVENTS_ARGS, "--since", "0"];
+  /** `--since` of the next child, set before each start. */
+  #since = "0";
   readonly #decoder = new TextDecoder();
   #carry = "";
   #startNs = 0n;
@@ -95,7 +95,7 @@ export class DockerEventsFeed {
     this.#now = options.now ?? Date.now;
     this.#child = new SupervisedChild({
       docker: options.docker ?? "docker",
-      args: this.#args,
+      args: () => [...DOCKER_EVENTS_ARGS, "--since", this.#since],
       onChunk: (chunk) => this.#push(chunk),
       onStart: () => void this.#catalog.relist(),
       onEnd: () => {
@@ -132,7 +132,7 @@ export class DockerEventsFeed {
 
   #setSince(): void {
     const seen = this.#catalog.lastSeenNs;
-    this.#args[this.#args.length - 1] = formatSince(seen > this.#startNs ? seen : this.#startNs);
+    this.#since = formatSince(seen > this.#startNs ? seen : this.#startNs);
   }
 
   #push(chunk: Uint8Array): void {

@@ -164,8 +164,8 @@ export interface LifecycleRow {
   readonly exitCode?: number;
   /** Signal number on `kill` rows. */
   readonly signal?: number;
-  /** The engine's `RestartCount` as last inspected, when known. */
-  readonly restartCount?: number;
+  /** The engine's `RestartCount` as last inspected (0 for a container not inspected yet). */
+  readonly restartCount: number;
   /** The container's labels (label symbols are taken from them). */
   readonly labels: Readonly<Record<string, string>>;
 }

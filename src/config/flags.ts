@@ -385,6 +385,21 @@ export function parseFlags(
 
   const { influxdb, influxCredentials } = parseInfluxFlags(o.influxdb, env, output);
 
+  const tableFlags = [
+    ["-t, --table <name>", o.table],
+    ["-b, --disk-table <name>", o.diskTable],
+    ["--events-table <name>", o.eventsTable],
+  ] as const;
+  for (const [i, [flag, name]] of tableFlags.entries()) {
+    const other = tableFlags.slice(0, i).find(([, n]) => n === name);
+    if (other !== undefined) {
+      const msg = `error: option '${flag}' argument '${name}' is invalid. Allowed: a table name ` +
+        `other than that of '${other[0]}'.`;
+      output.err(msg + "\n");
+      throw new FlagExit(2, msg);
+    }
+  }
+
   let labels: LabelColumn[];
   try {
     const reserved = [...CONTAINER_TABLE.columns, ...EVENT_TABLE.columns].map((c) => c.name);

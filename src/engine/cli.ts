@@ -76,8 +76,8 @@ export async function runDocker(
 export interface SupervisedChildOptions {
   /** Executable, found through PATH. */
   docker: string;
-  /** Arguments after the executable. */
-  args: readonly string[];
+  /** Arguments after the executable, or a function called before each start for them. */
+  args: readonly string[] | (() => readonly string[]);
   /** Receives every stdout chunk, in order. */
   onChunk: (chunk: Uint8Array) => void;
   /** A child started (before its first chunk). */
@@ -157,7 +157,7 @@ export class SupervisedChild {
   /** Kills the current child so that it is restarted. */
   restart(reason: string): void {
     if (!this.#child) return;
-    log.warn("Restarting docker {cmd}: {reason}", { cmd: this.#o.args[0], reason });
+    log.warn("Restarting docker {cmd}: {reason}", { cmd: this.#args()[0], reason });
     this.#kill("SIGKILL");
   }
 
@@ -184,7 +184,7 @@ export class SupervisedChild {
       const delay = this.#backoff;
       this.#backoff = Math.min(this.#backoff * 2, this.#o.maxBackoffMs);
       log.warn("docker {cmd} exited ({exit}); restarting in {delayMs} ms", {
-        cmd: this.#o.args[0],
+        cmd: this.#args()[0],
         exit,
         delayMs: delay,
       });
@@ -210,7 +210,7 @@ export class SupervisedChild {
       const up = await engineAnswers(this.#o.docker);
       if (up && engineWasDown) {
         log.info("Docker engine answers again; restarting docker {cmd} now", {
-          cmd: this.#o.args[0],
+          cmd: this.#args()[0],
         });
         break;
       }
@@ -218,9 +218,15 @@ export class SupervisedChild {
     }
   }
 
+  #args(): readonly string[] {
+    const a = this.#o.args;
+    return typeof a === "function" ? a() : a;
+  }
+
   async #once(): Promise<string> {
+    const args = this.#args();
     const child = new Deno.Command(this.#o.docker, {
-      args: [...this.#o.args],
+      args: [...args],
       stdin: "null",
       stdout: "piped",
       stderr: "piped",
@@ -228,7 +234,7 @@ export class SupervisedChild {
     this.#child = child;
     this.starts++;
     log.info("Started {cmd} (pid {pid})", {
-      cmd: [this.#o.docker, ...this.#o.args].join(" "),
+      cmd: [this.#o.docker, ...args].join(" "),
       pid: child.pid,
     });
     this.#onStart?.();

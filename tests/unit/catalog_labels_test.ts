@@ -163,13 +163,15 @@ Deno.test("lifecycle rows: symbols, label symbols, fields, the event's own nanos
   const lines = sink.batches[0]!.ilp.trimEnd().split("\n");
   assert.deepEqual(lines, [
     "containerEvents,host=h1,container=57b81385170c,name=ct-rec-exit3,image=busybox:local," +
-    "event=die,compose_project=shop,compose_service=web exit_code=3i 1796190705183316604",
+    "event=die,compose_project=shop,compose_service=web exit_code=3i,restart_count=0i " +
+    "1796190705183316604",
     "containerEvents,host=h1,container=45dcd78f67fb,name=ct-rec-health,image=busybox:local," +
-    "event=health_status,health=healthy 1796190706021876234",
+    "event=health_status,health=healthy restart_count=0i 1796190706021876234",
     "containerEvents,host=h1,container=faf71c634551,name=ct-rec-life2,image=busybox:local," +
-    "event=kill,compose_project=shop,compose_service=db signal=15i 1796190706691463276",
+    "event=kill,compose_project=shop,compose_service=db signal=15i,restart_count=0i " +
+    "1796190706691463276",
     "containerEvents,host=h1,container=aa7719317c4c,name=ct-rec-oom,image=busybox:local," +
-    "event=oom 1796190704517025993",
+    "event=oom restart_count=0i 1796190704517025993",
   ]);
   assert.equal(sink.batches[0]!.rows, 4);
   assert.equal(publisher.rowErrors, 1, "the bad row cost itself alone");
