@@ -124,6 +124,8 @@ export class SystemdNotifier {
   #conn: Deno.DatagramConn | null = null;
   #failing = false;
   #closed = false;
+  /** The last send: the next one waits for it. */
+  #previous: Promise<unknown> = Promise.resolve();
 
   private constructor(socket: string, target: string, pid: number) {
     this.socket = socket;
@@ -154,13 +156,23 @@ export class SystemdNotifier {
   }
 
   /**
-   * Sends one datagram of newline-separated `KEY=VALUE` assignments.
+   * Sends one datagram of newline-separated `KEY=VALUE` assignments. Datagrams go out one at a
+   * time, in call order: Deno refuses a second `send` on a socket while one is under way
+   * ("Busy: Socket already in use"), which would lose e.g. a `READY=1` sent together with a
+   * `STATUS=`, or a `STOPPING=1` sent while a `WATCHDOG=1` is on its way.
    *
    * @param state E.g. `"READY=1\nSTATUS=Collecting"`.
    * @returns `true` when the datagram was handed to the socket, `false` on failure or after
    *   {@link SystemdNotifier.close}.
    */
-  async send(state: string): Promise<boolean> {
+  send(state: string): Promise<boolean> {
+    const sent = this.#previous.then(() => this.#sendNow(state));
+    this.#previous = sent;
+    return sent;
+  }
+
+  /** Sends one datagram now; never throws. */
+  async #sendNow(state: string): Promise<boolean> {
     if (this.#closed) return false;
     try {
       const conn = this.#connection();

@@ -48,7 +48,7 @@ export class StreamHealth implements SourceHealth {
   readonly stallMs: number;
   /** Health window, ms: `max(10 s, WATCHDOG_USEC)`. */
   readonly windowMs: number;
-  /** Resolves at the first redraw or sample. */
+  /** Resolves at the first live activity: a sample or an empty redraw. */
   readonly ready: Promise<void>;
   readonly #ready = Promise.withResolvers<void>();
   #isReady = false;
@@ -62,6 +62,10 @@ export class StreamHealth implements SourceHealth {
   #lastLive: number;
   #frozenLimit: number;
   #probing = false;
+  /** Counts value changes and child starts, so a probe's answer can tell it is stale. */
+  #epoch = 0;
+  /** {@link StreamHealth.#epoch} when the pending probe was asked for. */
+  #probeEpoch = 0;
 
   /**
    * Creates the health record of a source that starts at `options.startMs`.
@@ -87,6 +91,7 @@ export class StreamHealth implements SourceHealth {
    */
   childStarted(nowMs: number): void {
     this.#lastRedraw = this.#liveClock = this.#lastChange = nowMs;
+    this.#epoch++;
     this.#probing = false;
     this.#frozenLimit = this.stallMs;
   }
@@ -99,7 +104,6 @@ export class StreamHealth implements SourceHealth {
    */
   redraw(nowMs: number, rows: number): void {
     this.#lastRedraw = nowMs;
-    this.#markReady();
     if (rows === 0) this.#live(nowMs, true);
   }
 
@@ -109,7 +113,6 @@ export class StreamHealth implements SourceHealth {
    * @param changed whether any value differs from the container's previous sample.
    */
   sample(nowMs: number, changed: boolean): void {
-    this.#markReady();
     this.#live(nowMs, changed);
   }
 
@@ -129,17 +132,21 @@ export class StreamHealth implements SourceHealth {
     }
     if (!this.#probing && nowMs - this.#lastChange >= this.#frozenLimit) {
       this.#probing = true;
+      this.#probeEpoch = this.#epoch;
       return { action: "probe", silentMs: nowMs - this.#lastChange };
     }
     return { action: "none" };
   }
 
   /**
-   * The engine probe asked for by a `probe` verdict answered (`up`) or not.
+   * The engine probe asked for by a `probe` verdict answered (`up`) or not. A value that
+   * changed, or a child that started, while the probe ran makes the answer moot: the stream is
+   * not frozen, so neither a restart nor a longer limit follows.
    * @returns a restart reason when the values are frozen on a dead engine, else null.
    */
   probeResult(up: boolean, nowMs: number, silentMs: number): string | null {
     this.#probing = false;
+    if (this.#epoch !== this.#probeEpoch) return null;
     this.#lastChange = nowMs;
     if (up) {
       this.#frozenLimit = Math.min(this.#frozenLimit * 2, this.stallMs * 16);
@@ -155,8 +162,10 @@ export class StreamHealth implements SourceHealth {
   }
 
   #live(nowMs: number, changed: boolean): void {
+    this.#markReady();
     this.#lastLive = this.#liveClock = nowMs;
     if (changed) {
+      this.#epoch++;
       this.#lastChange = nowMs;
       this.#frozenLimit = this.stallMs;
     }

@@ -1,6 +1,7 @@
 /**
- * Gate for integration tests: with CI=true the real Docker engine and QuestDB are mandatory
- * (a missing one fails the test); elsewhere a missing one skips the test with a printed reason.
+ * Whether the real Docker engine and QuestDB are here. A test gates itself with
+ * `ignore: await requires("docker", "questdb")` (./requires.ts), which also fails it under
+ * CI=true; this helper only says what is missing.
  */
 import { dockerAvailable } from "./docker.ts";
 import { findQuestDBJar } from "./questdb.ts";
@@ -17,16 +18,4 @@ export function missingEngines(): Promise<string | null> {
     return missing.length ? missing.join("; ") : null;
   })();
   return cached;
-}
-
-/**
- * Whether to run an integration test: true when the engines are there; throws under CI when
- * they are not; prints the reason and returns false elsewhere.
- */
-export async function integrationReady(name: string): Promise<boolean> {
-  const reason = await missingEngines();
-  if (reason === null) return true;
-  if (Deno.env.get("CI") === "true") throw new Error(`CI=true but ${reason}`);
-  console.log(`SKIPPED ${name}: ${reason} (run .ci/run to install them)`);
-  return false;
 }

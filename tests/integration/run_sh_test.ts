@@ -7,19 +7,18 @@
  *   binary when dist/ has one), with QuestDB unreachable, which it survives.
  *
  * Every process is started in its own temporary run/log directory and stopped in `finally`.
- * Tests needing a missing tool (shellcheck, docker CLI, main.ts) are skipped with a printed
- * reason, except under CI=true, where they fail.
+ * Tests needing a missing tool (shellcheck, the docker CLI, deno) are ignored with a printed
+ * reason, except under CI=true, where they fail (tests/helpers/requires.ts).
  *
  * Run with: deno test --allow-read --allow-write --allow-env --allow-run
  */
 
 import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
-import { findOnPath } from "../../src/source/docker_stats/source.ts";
+import { requires } from "../helpers/requires.ts";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url)).replace(/\/$/, "");
 const RUN_SH = `${ROOT}/run.sh`;
-const CI = Deno.env.get("CI") === "true";
 
 function exists(path: string): boolean {
   try {
@@ -28,14 +27,6 @@ function exists(path: string): boolean {
   } catch {
     return false;
   }
-}
-
-/** Skips (with the reason printed) unless CI=true, where a missing prerequisite fails. */
-function skipReason(missing: string | null, test: string): boolean {
-  if (missing === null) return false;
-  if (CI) return false; // the test runs and fails on the missing tool
-  console.log(`run_sh_test: SKIPPED "${test}": ${missing}`);
-  return true;
 }
 
 interface Result {
@@ -125,12 +116,7 @@ async function writeStandin(dir: string): Promise<string> {
 
 Deno.test({
   name: "run.sh is shellcheck-clean",
-  ignore: skipReason(
-    findOnPath("shellcheck") === null
-      ? "shellcheck is not on PATH (apt-get install shellcheck)"
-      : null,
-    "shellcheck",
-  ),
+  ignore: await requires("shellcheck"),
   fn: async () => {
     const out = await new Deno.Command("shellcheck", { args: [RUN_SH] }).output();
     const text = new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr);
@@ -293,18 +279,10 @@ Deno.test("run.sh status: a pid file naming some other process is stale", async 
   }
 });
 
-const hasMain = exists(`${ROOT}/main.ts`);
-const realDaemonMissing = !hasMain
-  ? "main.ts does not exist yet"
-  : findOnPath("docker") === null
-  ? "the docker CLI is not on PATH (the daemon exits without it)"
-  : findOnPath("deno") === null && !exists(`${ROOT}/dist`)
-  ? "neither deno on PATH nor a compiled binary in dist/"
-  : null;
-
 Deno.test({
   name: "run.sh drives the real daemon: start, status, SIGTERM stop with the final publish",
-  ignore: skipReason(realDaemonMissing, "real daemon"),
+  // The daemon exits at once without the docker CLI; run.sh starts it with deno.
+  ignore: await requires("docker-cli", "deno"),
   fn: async () => {
     const { dir, env } = await sandbox();
     const e = {
@@ -337,7 +315,7 @@ Deno.test({
       assert.match(log, /--watchdog disabled/);
       assert.match(log, /watchdog="?disabled/);
       assert.match(log, /Received "?SIGTERM/);
-      assert.match(log, /Stopped: /);
+      assert.match(log, /Stopped questdb: /);
       // (The start line run.sh writes lists the --allow-env names; only daemon lines count.)
       assert.ok(
         !/\] container-statsd.*NOTIFY_SOCKET/.test(log),

@@ -7,15 +7,16 @@
  * each unit is copied into a temporary directory with only ExecStart's program replaced by a
  * stub executable there; every other line is verified as shipped. `verify` reports unknown
  * keys and bad values on stderr yet exits 0, so the test asserts empty output, and a negative
- * control shows that such a problem is caught. Without systemd-analyze the tests are skipped
- * with a printed reason, except under CI=true, where they fail.
+ * control shows that such a problem is caught. Without systemd-analyze the tests are ignored
+ * with a printed reason, except under CI=true, where they fail (tests/helpers/requires.ts).
  *
  * Run with: deno test --allow-read --allow-write --allow-env --allow-run
  */
 
 import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
-import { findOnPath } from "../../src/source/docker_stats/source.ts";
+import { findOnPath } from "../../src/engine/cli.ts";
+import { requires } from "../helpers/requires.ts";
 
 const SYSTEM_UNIT = fileURLToPath(
   new URL("../../systemd/container-statsd.service", import.meta.url),
@@ -25,21 +26,12 @@ const USER_UNIT = fileURLToPath(
 );
 const SECURITY_TXT = fileURLToPath(new URL("../../systemd/SECURITY.txt", import.meta.url));
 
-const ANALYZE = findOnPath("systemd-analyze");
-const CI = Deno.env.get("CI") === "true";
-const SKIP = ANALYZE === null && !CI;
-if (SKIP) {
-  console.log(
-    "systemd_units_test: SKIPPED the systemd-analyze checks: systemd-analyze is not on PATH " +
-      "(install systemd, e.g. apt-get install systemd); under CI=true this fails instead",
-  );
-}
+const SKIP = await requires("systemd-analyze");
 
 function analyzer(): string {
-  if (ANALYZE === null) {
-    throw new Error("systemd-analyze is not on PATH and CI=true: install systemd");
-  }
-  return ANALYZE;
+  const analyze = findOnPath("systemd-analyze");
+  if (analyze === null) throw new Error("systemd-analyze is not on PATH: install systemd");
+  return analyze;
 }
 
 /** `Key=Value` lines of a unit file, comments and blank lines dropped, in order. */

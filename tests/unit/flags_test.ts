@@ -36,6 +36,7 @@ Deno.test("defaults match the Rust original", () => {
   assert.equal(config.hostRoot, "/");
   assert.equal(config.bufferRows, 100_000);
   assert.equal(config.spoolDir, "/home/u/.local/state/container-statsd");
+  assert.ok(config.questdb, "QuestDB is the default sink");
   assert.equal(config.questdb.protocol, "http");
   assert.equal(config.questdb.host, "localhost");
   assert.equal(config.questdb.port, 9000);
@@ -65,6 +66,7 @@ Deno.test("short flags, repeatable disks, bare host and config strings, env fall
   ], { STATE_DIRECTORY: "/var/lib/container-statsd" });
   assert.ok(config);
   assert.equal(config.mode, "max");
+  assert.ok(config.questdb);
   assert.equal(
     `${config.questdb.protocol}://${config.questdb.host}:${config.questdb.port}`,
     "http://db1:9000",
@@ -73,11 +75,11 @@ Deno.test("short flags, repeatable disks, bare host and config strings, env fall
   assert.deepEqual(config.disks, ["/", "/var/lib/docker"]);
   assert.equal(config.spoolDir, "/var/lib/container-statsd");
   const tcp = parse(["-n", "h", "-q", "tcp::addr=db2:9009;"]).config!;
-  assert.equal(tcp.questdb.protocol, "tcp");
+  assert.equal(tcp.questdb?.protocol, "tcp");
   const env = parse(["-n", "h"], { QDB_CLIENT_CONF: "https::addr=db3:9000;token=s3cret;" })
     .config!;
-  assert.equal(env.questdb.protocol, "https");
-  assert.equal(env.questdb.host, "db3");
+  assert.equal(env.questdb?.protocol, "https");
+  assert.equal(env.questdb?.host, "db3");
 });
 
 Deno.test("interval: whole minutes 1-15, durations 1s-15m", () => {

@@ -145,9 +145,10 @@ async function childStderr(journalStream: "match" | "mismatch"): Promise<string>
     const script = `exec 2>"$1"; js=$(stat -L -c '%d:%i' "$1")
       if [ "$2" = mismatch ]; then js="$js"1; fi
       JOURNAL_STREAM="$js" exec "$3" eval --config "$4" "$5"`;
-    const { code: status } = await new Deno.Command("bash", {
-      args: ["-c", script, "bash", logFile, journalStream, Deno.execPath(), config, code],
-      env: { NO_COLOR: "1" },
+    // The shell and stat by their own paths: the unit tier runs with PATH holding only deno.
+    const { code: status } = await new Deno.Command("/bin/sh", {
+      args: ["-c", script, "sh", logFile, journalStream, Deno.execPath(), config, code],
+      env: { NO_COLOR: "1", PATH: "/usr/bin:/bin" },
     }).output();
     const text = await Deno.readTextFile(logFile);
     assert.equal(status, 0, text);

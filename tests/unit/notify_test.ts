@@ -1,6 +1,9 @@
 /**
- * sd_notify and watchdog tests against REAL unix datagram sockets (a filesystem path and an
- * abstract name), plus fake-clock tests of the watchdog's health and starvation rules.
+ * sd_notify and the systemd watchdog against REAL unix datagram sockets (a filesystem path and
+ * an abstract name), with the watchdog's timers on fake time: a test advances the clock, then
+ * waits for the datagrams it expects to arrive (a positive signal), never on a wall-clock
+ * sleep. To show that nothing else was sent, a test ends with a marker datagram: the socket
+ * keeps order, so once the marker is in, every datagram sent before it is too.
  *
  * Run with: deno test --unstable-net --allow-net --allow-read --allow-write --allow-env
  */
@@ -11,20 +14,23 @@ import {
   createServiceNotifier,
   type NotifyEnv,
   notifySocketPath,
+  type ServiceNotifier,
   SystemdNotifier,
   watchdogIntervalUsec,
 } from "../../src/service/notify.ts";
-import { MIN_HEALTH_WINDOW_MS, Watchdog } from "../../src/service/watchdog.ts";
+import { Watchdog } from "../../src/service/watchdog.ts";
 import { setupLogging } from "../../src/service/logging.ts";
+import { StreamHealth } from "../../src/source/health.ts";
 
-interface Received {
-  readonly atMs: number;
-  readonly text: string;
-}
+/** The fake clock `FakeTimers.install` returns. */
+type FakeClock = ReturnType<typeof FakeTimers.install>;
+
+/** Real timers, taken before any test installs fake ones: only for polling positive signals. */
+const realSetTimeout = globalThis.setTimeout;
 
 /** A systemd-like NOTIFY_SOCKET receiver: a bound SOCK_DGRAM unix socket collecting messages. */
 class Receiver {
-  readonly messages: Received[] = [];
+  readonly messages: string[] = [];
   readonly notifySocket: string;
   readonly #conn: Deno.DatagramConn;
   readonly #loop: Promise<void>;
@@ -55,19 +61,48 @@ class Receiver {
     for (;;) {
       try {
         const [data] = await this.#conn.receive();
-        this.messages.push({ atMs: performance.now(), text: decoder.decode(data) });
+        this.messages.push(decoder.decode(data));
       } catch {
         return; // closed
       }
     }
   }
 
-  texts(): string[] {
-    return this.messages.map((m) => m.text);
+  /** Waits until `n` messages have arrived. */
+  async waitFor(n: number): Promise<string[]> {
+    const deadline = performance.now() + 10_000;
+    while (this.messages.length < n) {
+      if (performance.now() > deadline) {
+        throw new Error(`${this.messages.length} of ${n} datagrams: ${this.messages.join(" | ")}`);
+      }
+      await new Promise((r) => realSetTimeout(r, 2));
+    }
+    return this.messages;
   }
 
-  pings(): Received[] {
-    return this.messages.filter((m) => m.text === "WATCHDOG=1");
+  /**
+   * Sends a marker from another sender and waits for it: then every datagram sent before is
+   * in. @returns the messages before the marker.
+   */
+  async drain(): Promise<string[]> {
+    const marker = `STATUS=marker-${crypto.randomUUID()}`;
+    const sender = SystemdNotifier.fromEnv({ NOTIFY_SOCKET: this.notifySocket }, Deno.pid);
+    assert.ok(sender !== null);
+    try {
+      assert.ok(await sender.send(marker));
+      const deadline = performance.now() + 10_000;
+      while (!this.messages.includes(marker)) {
+        if (performance.now() > deadline) throw new Error("the marker datagram did not arrive");
+        await new Promise((r) => realSetTimeout(r, 2));
+      }
+    } finally {
+      sender.close();
+    }
+    return this.messages.slice(0, this.messages.indexOf(marker));
+  }
+
+  pings(): number {
+    return this.messages.filter((m) => m === "WATCHDOG=1").length;
   }
 
   async close(): Promise<void> {
@@ -77,15 +112,6 @@ class Receiver {
   }
 }
 
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
-/** Calls `markSample` every `everyMs` until stopped, like the pipeline does per redraw. */
-function sampler(target: { markSample(nowMs?: number): void }, everyMs = 50): () => void {
-  target.markSample();
-  const id = setInterval(() => target.markSample(), everyMs);
-  return () => clearInterval(id);
-}
-
 /** Collects log lines so tests can check the policy messages. */
 async function captureLogs(): Promise<string[]> {
   const lines: string[] = [];
@@ -93,162 +119,166 @@ async function captureLogs(): Promise<string[]> {
   return lines;
 }
 
-async function readyPingsStopping(receiver: Receiver): Promise<void> {
-  const env = { NOTIFY_SOCKET: receiver.notifySocket, WATCHDOG_USEC: "400000" };
-  const service = createServiceNotifier("enabled", env, Deno.pid);
-  assert.equal(service.notifying, true);
-  assert.equal(service.watchdogUsec, 400_000);
-  const stopSampling = sampler(service);
+/** Runs `fn` with setTimeout/clearTimeout faked (the watchdog's ticks), then restores them. */
+async function onFakeTime(fn: (clock: FakeClock) => Promise<void>): Promise<void> {
+  const clock = FakeTimers.install({ now: 0, toFake: ["setTimeout", "clearTimeout"] });
   try {
-    const readyAt = performance.now();
-    await service.ready("Collecting");
-    await sleep(1_100);
-    await service.stopping("Publishing the last interval");
-    const stoppedAt = performance.now();
-    await sleep(450); // longer than a period: no ping may follow STOPPING
-    service.close();
-
-    const texts = receiver.texts();
-    assert.equal(texts[0], "READY=1\nSTATUS=Collecting");
-    assert.equal(texts.at(-1), "STOPPING=1\nSTATUS=Publishing the last interval");
-    const middle = texts.slice(1, -1);
-    assert.ok(middle.every((t) => t === "WATCHDOG=1"), `unexpected messages: ${middle}`);
-    const pings = receiver.pings();
-    // 1100 ms / 200 ms period = 5 ticks; allow one either way for a loaded machine.
-    assert.ok(pings.length >= 4 && pings.length <= 6, `${pings.length} pings`);
-    const first = pings[0];
-    assert.ok(first !== undefined);
-    assert.ok(first.atMs - readyAt >= 150, `first ping after ${first.atMs - readyAt} ms`);
-    for (let i = 1; i < pings.length; i++) {
-      const gap = (pings[i]?.atMs ?? 0) - (pings[i - 1]?.atMs ?? 0);
-      assert.ok(gap >= 100 && gap <= 400, `gap ${gap} ms between pings ${i - 1} and ${i}`);
-    }
-    assert.ok(pings.every((p) => p.atMs <= stoppedAt), "a ping arrived after STOPPING=1");
+    await fn(clock);
   } finally {
-    stopSampling();
-    service.close();
+    clock.uninstall();
   }
 }
 
-Deno.test("path NOTIFY_SOCKET: READY, pings every WATCHDOG_USEC/2, then STOPPING", async () => {
-  const receiver = Receiver.onPath();
+/**
+ * Runs `fn` with a notifier for `NOTIFY_SOCKET` = the receiver's socket plus `env`, its
+ * watchdog on a fake clock; closes the notifier and the receiver after.
+ */
+async function withNotifier(
+  receiver: Receiver,
+  env: NotifyEnv,
+  fn: (service: ServiceNotifier, clock: FakeClock, receiver: Receiver) => Promise<void>,
+): Promise<void> {
   try {
-    await readyPingsStopping(receiver);
+    await onFakeTime(async (clock) => {
+      const service = createServiceNotifier(
+        "enabled",
+        { NOTIFY_SOCKET: receiver.notifySocket, ...env },
+        Deno.pid,
+        { now: () => clock.now },
+      );
+      try {
+        await fn(service, clock, receiver);
+      } finally {
+        service.close();
+      }
+    });
   } finally {
     await receiver.close();
   }
+}
+
+for (
+  const [kind, receiver] of [["path", Receiver.onPath], ["abstract @", Receiver.abstract]] as const
+) {
+  Deno.test(`${kind}NOTIFY_SOCKET: READY, pings every WATCHDOG_USEC/2, then STOPPING`, async () => {
+    await withNotifier(
+      receiver(),
+      { WATCHDOG_USEC: "400000" },
+      async (service, clock, receiver) => {
+        assert.equal(service.notifying, true);
+        assert.equal(service.watchdogUsec, 400_000);
+        service.start(() => true);
+        await service.ready("Collecting");
+        clock.tick(1_100); // 200 ms period: pings at 200, 400, 600, 800, 1000 ms
+        await service.stopping("Publishing the last interval");
+        clock.tick(1_000); // no ping may follow STOPPING
+        assert.deepEqual(await receiver.drain(), [
+          "READY=1\nSTATUS=Collecting",
+          ...Array<string>(5).fill("WATCHDOG=1"),
+          "STOPPING=1\nSTATUS=Publishing the last interval",
+        ]);
+      },
+    );
+  });
+}
+
+Deno.test("datagrams sent at once all arrive, in call order (READY with STATUS, as main.ts does)", async () => {
+  // Before the fix, Deno refused the second send while the first was under way ("Busy: Socket
+  // already in use"): main.ts's `void notifier.ready(); status.update()` could lose READY=1.
+  await withNotifier(Receiver.abstract(), {}, async (service, _clock, receiver) => {
+    const sent = [service.ready(), service.status("2 containers"), service.stopping("bye")];
+    await Promise.all(sent);
+    assert.deepEqual(await receiver.drain(), [
+      "READY=1",
+      "STATUS=2 containers",
+      "STOPPING=1\nSTATUS=bye",
+    ]);
+  });
 });
 
-Deno.test("abstract @NOTIFY_SOCKET: READY, pings every WATCHDOG_USEC/2, then STOPPING", async () => {
-  const receiver = Receiver.abstract();
-  try {
-    await readyPingsStopping(receiver);
-  } finally {
-    await receiver.close();
-  }
-});
-
-Deno.test("pings stop while samples stall and resume with them", async () => {
-  const receiver = Receiver.abstract();
+Deno.test("pings stop while the source is unhealthy and resume with it", async () => {
   const lines = await captureLogs();
-  const env = { NOTIFY_SOCKET: receiver.notifySocket, WATCHDOG_USEC: "200000" }; // period 100 ms
-  const service = createServiceNotifier("enabled", env, Deno.pid, { healthWindowMs: 250 });
-  let stopSampling = sampler(service);
-  try {
-    await service.ready();
-    await sleep(500);
-    stopSampling();
-    const stalledAt = performance.now();
-    await sleep(900);
-    const resumedAt = performance.now();
-    stopSampling = sampler(service);
-    await sleep(450);
-    await service.stopping();
-
-    const pings = receiver.pings();
-    const before = pings.filter((p) => p.atMs <= stalledAt).length;
-    // Health lasts 250 ms after the last sample, plus at most one period until the next tick.
-    const quietFrom = stalledAt + 250 + 100 + 30;
-    const during = pings.filter((p) => p.atMs > quietFrom && p.atMs <= resumedAt).length;
-    const after = pings.filter((p) => p.atMs > resumedAt).length;
-    assert.ok(before >= 3, `${before} pings while sampling`);
-    assert.equal(during, 0, "pings went on while samples stalled");
-    assert.ok(after >= 2, `${after} pings after samples resumed`);
-    assert.ok(lines.some((l) => l.startsWith("<4>No docker stats sample")), lines.join(""));
-    assert.ok(lines.some((l) => l.includes("pings resumed")), lines.join(""));
-  } finally {
-    stopSampling();
-    service.close();
-    await receiver.close();
-  }
+  // WATCHDOG_USEC=2 s: a ping every second; the source's health window is max(10 s, 2 s).
+  const receiver = Receiver.abstract();
+  await withNotifier(receiver, { WATCHDOG_USEC: "2000000" }, async (service, clock) => {
+    const health = new StreamHealth({ startMs: clock.now, watchdogUsec: 2_000_000 });
+    const seconds = async (n: number, sampling: boolean) => {
+      for (let i = 0; i < n; i++) {
+        if (sampling) health.sample(clock.now, true);
+        clock.tick(1000);
+      }
+      await receiver.drain();
+    };
+    service.start((now) => health.healthy(now));
+    await seconds(5, true); // samples at 0..4 s, pings at 1..5 s
+    assert.equal(receiver.pings(), 5);
+    await seconds(20, false); // the last sample was at 4 s: healthy until 14 s
+    assert.equal(receiver.pings(), 5 + 9, "pings at 6..14 s, none from 15 s");
+    await seconds(3, true); // samples again from 25 s
+    assert.equal(receiver.pings(), 14 + 3);
+    assert.ok(
+      lines.some((l) => l.startsWith("<4>The source shows no samples; withholding WATCHDOG=1")),
+      lines.join(""),
+    );
+    assert.ok(lines.some((l) => l.startsWith("<6>Samples resumed")), lines.join(""));
+  });
 });
 
-Deno.test("markSample(Date.now()) as the pipeline passes it cannot fake health", async () => {
-  const receiver = Receiver.abstract();
-  const env = { NOTIFY_SOCKET: receiver.notifySocket, WATCHDOG_USEC: "200000" }; // period 100 ms
-  const service = createServiceNotifier("enabled", env, Deno.pid, { healthWindowMs: 150 });
-  try {
-    service.start(); // main.ts starts the watchdog before the first sample arrives
-    service.markSample(Date.now());
-    await sleep(120);
-    const early = receiver.pings().length;
-    service.markSample(Date.now() + 3_600_000); // a wall-clock stamp far "ahead" of the monotonic clock
-    const lastMark = performance.now();
-    await sleep(600);
-    await service.ready();
-    await sleep(20);
-    const late = receiver.pings().filter((p) => p.atMs > lastMark + 150 + 100 + 30).length;
-    assert.ok(early >= 1, `${early} pings after start()`);
-    assert.equal(late, 0, "stale samples stamped with Date.now() kept the pings going");
-    assert.equal(receiver.texts().at(-1), "READY=1");
-  } finally {
-    service.close();
-    await receiver.close();
-  }
+Deno.test("the watchdog asks the source's health with its own monotonic clock", async () => {
+  await onFakeTime((clock) => {
+    const asked: number[] = [];
+    const dog = new Watchdog({
+      intervalUsec: 2_000_000,
+      ping: () => {},
+      healthy: (now) => (asked.push(now), true),
+      now: () => 7_000_000 + clock.now, // e.g. performance.now(), never Date.now()
+    });
+    dog.start();
+    clock.tick(3000);
+    dog.stop();
+    assert.deepEqual(asked, [7_001_000, 7_002_000, 7_003_000]);
+    return Promise.resolve();
+  });
 });
 
 Deno.test("WATCHDOG_PID of another process: READY and STOPPING, no pings", async () => {
-  const receiver = Receiver.onPath();
-  const env = {
-    NOTIFY_SOCKET: receiver.notifySocket,
-    WATCHDOG_USEC: "200000",
-    WATCHDOG_PID: String(Deno.pid + 1),
-  };
-  const service = createServiceNotifier("enabled", env, Deno.pid);
-  const stopSampling = sampler(service);
-  try {
+  const env = { WATCHDOG_USEC: "200000", WATCHDOG_PID: String(Deno.pid + 1) };
+  await withNotifier(Receiver.onPath(), env, async (service, clock, receiver) => {
     assert.equal(service.watchdogUsec, null);
+    service.start(() => true);
     await service.ready();
-    await sleep(450);
+    clock.tick(1000);
     await service.stopping();
-    await sleep(20);
-    assert.deepEqual(receiver.texts(), ["READY=1", "STOPPING=1"]);
-  } finally {
-    stopSampling();
-    service.close();
-    await receiver.close();
-  }
+    assert.deepEqual(await receiver.drain(), ["READY=1", "STOPPING=1"]);
+  });
 });
 
 Deno.test("WATCHDOG_PID equal to our pid: pings", async () => {
-  const receiver = Receiver.abstract();
-  const env = {
-    NOTIFY_SOCKET: receiver.notifySocket,
-    WATCHDOG_USEC: "200000",
-    WATCHDOG_PID: String(Deno.pid),
-  };
-  const service = createServiceNotifier("enabled", env, Deno.pid);
-  const stopSampling = sampler(service);
-  try {
-    await service.ready();
-    await sleep(350);
+  const env = { WATCHDOG_USEC: "200000", WATCHDOG_PID: String(Deno.pid) };
+  await withNotifier(Receiver.abstract(), env, async (service, clock, receiver) => {
+    service.start(() => true);
+    clock.tick(350);
     await service.stopping();
-    assert.ok(receiver.pings().length >= 2, receiver.texts().join(" | "));
-  } finally {
-    stopSampling();
-    service.close();
-    await receiver.close();
-  }
+    assert.deepEqual(await receiver.drain(), [
+      "WATCHDOG=1",
+      "WATCHDOG=1",
+      "WATCHDOG=1",
+      "STOPPING=1",
+    ]);
+  });
+});
+
+Deno.test("start() after stopping() starts no watchdog", async () => {
+  await withNotifier(
+    Receiver.abstract(),
+    { WATCHDOG_USEC: "200000" },
+    async (service, clock, receiver) => {
+      await service.stopping();
+      service.start(() => true);
+      clock.tick(1000);
+      assert.deepEqual(await receiver.drain(), ["STOPPING=1"]);
+    },
+  );
 });
 
 Deno.test("--watchdog disabled: NOTIFY_SOCKET is never read nor touched", async () => {
@@ -260,21 +290,23 @@ Deno.test("--watchdog disabled: NOTIFY_SOCKET is never read nor touched", async 
       return receiver.notifySocket;
     },
   });
-  const service = createServiceNotifier("disabled", env, Deno.pid);
-  try {
-    assert.equal(service.notifying, false);
-    await service.ready("x");
-    await service.status("y");
-    service.markSample();
-    await sleep(150);
-    await service.stopping();
-    await sleep(20);
-    assert.equal(reads, 0);
-    assert.deepEqual(receiver.texts(), []);
-  } finally {
-    service.close();
-    await receiver.close();
-  }
+  await onFakeTime(async (clock) => {
+    const service = createServiceNotifier("disabled", env, Deno.pid, { now: () => clock.now });
+    try {
+      assert.equal(service.notifying, false);
+      assert.equal(service.watchdogUsec, null);
+      service.start(() => true);
+      await service.ready("x");
+      await service.status("y");
+      clock.tick(10_000);
+      await service.stopping();
+      assert.equal(reads, 0);
+      assert.deepEqual(await receiver.drain(), []);
+    } finally {
+      service.close();
+      await receiver.close();
+    }
+  });
 });
 
 Deno.test("enabled without NOTIFY_SOCKET: one info line, every call a no-op", async () => {
@@ -282,8 +314,8 @@ Deno.test("enabled without NOTIFY_SOCKET: one info line, every call a no-op", as
   const service = createServiceNotifier("enabled", {}, Deno.pid);
   assert.equal(service.notifying, false);
   assert.equal(service.watchdogUsec, null);
+  service.start(() => true);
   await service.ready();
-  service.markSample();
   await service.stopping();
   service.close();
   const notes = lines.filter((l) => l.includes("NOTIFY_SOCKET"));
@@ -292,25 +324,20 @@ Deno.test("enabled without NOTIFY_SOCKET: one info line, every call a no-op", as
 });
 
 Deno.test("NOTIFY_SOCKET without WATCHDOG_USEC: READY/STATUS/STOPPING and a warning", async () => {
-  const receiver = Receiver.onPath();
   const lines = await captureLogs();
-  const service = createServiceNotifier("enabled", { NOTIFY_SOCKET: receiver.notifySocket });
-  try {
+  await withNotifier(Receiver.onPath(), {}, async (service, clock, receiver) => {
     assert.equal(service.watchdogUsec, null);
+    service.start(() => true);
     await service.ready();
     await service.status("multi\nline status");
-    service.markSample();
+    clock.tick(10_000);
     await service.stopping();
-    await sleep(20);
-    assert.deepEqual(receiver.texts(), ["READY=1", "STATUS=multi line status", "STOPPING=1"]);
+    assert.deepEqual(await receiver.drain(), ["READY=1", "STATUS=multi line status", "STOPPING=1"]);
     assert.ok(
       lines.some((l) => l.startsWith("<4>") && l.includes("WatchdogSec= is missing")),
       lines.join(""),
     );
-  } finally {
-    service.close();
-    await receiver.close();
-  }
+  });
 });
 
 Deno.test("SystemdNotifier: a missing socket is logged once, never thrown", async () => {
@@ -355,70 +382,68 @@ Deno.test("watchdogIntervalUsec follows sd_watchdog_enabled", () => {
   assert.equal(watchdogIntervalUsec({ WATCHDOG_USEC: "30000000", WATCHDOG_PID: "x" }, 10), null);
 });
 
-Deno.test("Watchdog: health window floor is 10 s, or WATCHDOG_USEC when longer", () => {
-  const ping = () => {};
-  assert.equal(new Watchdog({ intervalUsec: 400_000, ping }).healthWindowMs, MIN_HEALTH_WINDOW_MS);
-  assert.equal(new Watchdog({ intervalUsec: 30_000_000, ping }).healthWindowMs, 30_000);
-  assert.equal(new Watchdog({ intervalUsec: 30_000_000, ping }).periodMs, 15_000);
-  assert.throws(() => new Watchdog({ intervalUsec: 0, ping }), RangeError);
-  assert.throws(() => new Watchdog({ intervalUsec: 1e6, ping, healthWindowMs: -1 }), RangeError);
+Deno.test("Watchdog: a ping every half WATCHDOG_USEC; bad intervals are RangeErrors", () => {
+  const options = { ping: () => {}, healthy: () => true };
+  assert.equal(new Watchdog({ intervalUsec: 30_000_000, ...options }).periodMs, 15_000);
+  assert.equal(new Watchdog({ intervalUsec: 30_000_000, ...options }).lateToleranceMs, 15_000);
+  assert.throws(() => new Watchdog({ intervalUsec: 0, ...options }), RangeError);
+  assert.throws(() => new Watchdog({ intervalUsec: Number.NaN, ...options }), RangeError);
+  assert.throws(
+    () => new Watchdog({ intervalUsec: 1e6, lateToleranceMs: -1, ...options }),
+    RangeError,
+  );
 });
 
-Deno.test("Watchdog (fake clock): pings each period while healthy, none when stale", () => {
-  const clock = FakeTimers.withGlobal(globalThis).install({
-    toFake: ["setTimeout", "clearTimeout", "performance"],
-  });
-  try {
+Deno.test("Watchdog (fake clock): pings each period while healthy, none when stale", async () => {
+  await onFakeTime((clock) => {
     let pings = 0;
-    const dog = new Watchdog({ intervalUsec: 30_000_000, ping: () => void pings++ });
+    let lastSample = 0;
+    const dog = new Watchdog({
+      intervalUsec: 30_000_000,
+      ping: () => void pings++,
+      healthy: (now) => now - lastSample <= 30_000, // a source with a 30 s window
+      now: () => clock.now,
+    });
     dog.start();
     for (let s = 0; s < 60; s++) {
       clock.tick(1_000);
-      dog.markSample();
+      lastSample = clock.now;
     }
     assert.equal(pings, 4); // at 15, 30, 45, 60 s
     clock.tick(30_000); // sample at 60 s still within 30 s at 75 and 90 s
     assert.equal(pings, 6);
     clock.tick(15_000); // 105 s: 45 s since the last sample
     assert.equal(pings, 6);
-    assert.equal(dog.isHealthy(), false);
-    dog.markSample();
+    lastSample = clock.now;
     clock.tick(15_000);
     assert.equal(pings, 7);
     dog.stop();
     clock.tick(60_000);
     assert.equal(pings, 7);
     assert.equal(dog.running, false);
-  } finally {
-    clock.uninstall();
-  }
+    return Promise.resolve();
+  });
 });
 
-Deno.test("Watchdog (fake clock): a starved tick sends nothing", () => {
-  const clock = FakeTimers.withGlobal(globalThis).install({
-    toFake: ["setTimeout", "clearTimeout", "performance"],
-  });
-  try {
+Deno.test("Watchdog (fake clock): a starved tick sends nothing", async () => {
+  await onFakeTime((clock) => {
     let blockedMs = 0; // simulated time the event loop was blocked before the timer ran
     let pings = 0;
     const dog = new Watchdog({
       intervalUsec: 30_000_000,
       ping: () => void pings++,
-      now: () => performance.now() + blockedMs,
+      healthy: () => true,
+      now: () => clock.now + blockedMs,
     });
     dog.start();
     clock.tick(15_000);
     assert.equal(pings, 1);
-    dog.markSample();
     blockedMs = 16_000; // the next tick (due at 30 s) runs at 46 s: 16 s > 15 s late
-    dog.markSample(performance.now() + blockedMs);
     clock.tick(15_000);
     assert.equal(pings, 1, "the late tick must skip its ping");
-    dog.markSample();
     clock.tick(15_000); // rescheduled from the late tick, on time again
     assert.equal(pings, 2);
     dog.stop();
-  } finally {
-    clock.uninstall();
-  }
+    return Promise.resolve();
+  });
 });

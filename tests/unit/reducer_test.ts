@@ -2,7 +2,8 @@ import assert from "node:assert/strict";
 import FakeTimers from "@sinonjs/fake-timers";
 import { ContainerReducer } from "../../src/reducer/reducer.ts";
 import { IntervalAggregator, intervalEnd } from "../../src/reducer/interval.ts";
-import { Pipeline } from "../../src/pipeline.ts";
+import { IntervalClock } from "../../src/reducer/interval_clock.ts";
+import { StatsParser } from "../../src/source/docker_stats/parser.ts";
 import type { ClosedInterval } from "../../src/reducer/interval.ts";
 import type { Sample } from "../../src/sample.ts";
 import { loadRecording } from "../helpers/recording.ts";
@@ -98,31 +99,78 @@ Deno.test("aggregator: one row per container seen; a 2 s container and a stopped
   assert.deepEqual(agg.closeDue(t0 + 180_000)!.rows, [], "no samples, no rows");
 });
 
-Deno.test("pipeline with fake time: aligned boundaries, rows stamped with interval end, partial on stop", () => {
+Deno.test("IntervalClock with fake time: aligned boundaries, rows stamped with the end, partial on stop", () => {
   const start = Date.UTC(2026, 10, 21, 12, 0, 3);
-  // Fakes setTimeout/clearTimeout/Date for the pipeline's boundary timer; restored below.
+  // Fakes setTimeout/clearTimeout/Date for the clock's boundary timer; restored below.
   const clock = FakeTimers.install({ now: start, toFake: ["setTimeout", "clearTimeout", "Date"] });
   const closed: ClosedInterval[] = [];
   try {
-    const p = new Pipeline({ intervalMs: 10_000, mode: "max", onInterval: (c) => closed.push(c) });
-    p.start();
-    const chunks = loadRecording("cli28-notrunc.jsonl");
-    for (const c of chunks) {
-      clock.tick(Math.max(0, start + c.t * 1000 - clock.now));
-      p.push(c.bytes);
+    const c = new IntervalClock({
+      intervalMs: 10_000,
+      mode: "max",
+      onInterval: (x) => closed.push(x),
+    });
+    c.start();
+    // Samples come from a real recording, at its own timing, as a source would hand them over.
+    const parser = new StatsParser((sample) => c.add(sample, Date.now()));
+    for (const chunk of loadRecording("cli28-notrunc.jsonl")) {
+      clock.tick(Math.max(0, start + chunk.t * 1000 - clock.now));
+      parser.push(chunk.bytes);
     }
+    parser.end();
     clock.tick(30_000 - (clock.now - start)); // past two boundaries
-    const partial = p.stop();
+    const partial = c.stop();
     assert.equal(closed[0]!.endMs, Date.UTC(2026, 10, 21, 12, 0, 10));
-    assert.ok(closed.every((c) => c.endMs % 10_000 === 0), "aligned");
-    const names = new Set(closed.flatMap((c) => c.rows.map((r) => r.name)));
+    assert.deepEqual(
+      closed.map((x) => x.endMs - closed[0]!.endMs),
+      closed.map((_, i) => i * 10_000),
+      "every boundary closes once, aligned, in order",
+    );
+    const names = new Set(closed.flatMap((x) => x.rows.map((r) => r.name)));
     for (const n of ["mem", "idle", "burner", "short"]) assert.ok(names.has(n), `row for ${n}`);
-    for (const c of closed) {
-      const ids = c.rows.map((r) => r.id);
+    for (const x of closed) {
+      const ids = x.rows.map((r) => r.id);
       assert.equal(new Set(ids).size, ids.length, "one row per container per interval");
     }
     assert.equal(partial.endMs, Date.UTC(2026, 10, 21, 12, 0, 40));
   } finally {
     clock.uninstall();
   }
+});
+
+Deno.test("IntervalClock: a sample past the boundary closes the interval before it counts", () => {
+  const t0 = Date.UTC(2026, 0, 1);
+  const closed: ClosedInterval[] = [];
+  // No timer runs (start() is not called): add() alone must close a due interval.
+  const c = new IntervalClock({
+    intervalMs: 60_000,
+    mode: "avg",
+    onInterval: (x) => closed.push(x),
+    now: () => t0 + 1000,
+  });
+  c.add(sample({ cpu: 10 }), t0 + 1000);
+  c.add(sample({ cpu: 30 }), t0 + 59_999);
+  assert.equal(closed.length, 0);
+  c.add(sample({ cpu: 90 }), t0 + 60_000);
+  assert.deepEqual(closed.map((x) => [x.endMs - t0, x.rows.map((r) => r.cpu)]), [[60_000, [20]]]);
+  assert.equal(c.currentEnd, t0 + 120_000);
+  assert.deepEqual(c.stop().rows.map((r) => r.cpu), [90]);
+});
+
+Deno.test("IntervalClock: an onInterval that throws is logged; the clock goes on", () => {
+  const t0 = Date.UTC(2026, 0, 1);
+  let calls = 0;
+  const c = new IntervalClock({
+    intervalMs: 1000,
+    mode: "max",
+    onInterval: () => {
+      calls++;
+      throw new Error("publish failed");
+    },
+    now: () => t0,
+  });
+  c.add(sample(), t0);
+  c.add(sample(), t0 + 1000);
+  c.add(sample(), t0 + 2000);
+  assert.equal(calls, 2);
 });

@@ -1,5 +1,9 @@
 import assert from "node:assert/strict";
-import { parseStatsRow, type SkipReason, StatsParser } from "../../src/source/docker_stats/parser.ts";
+import {
+  parseStatsRow,
+  type SkipReason,
+  StatsParser,
+} from "../../src/source/docker_stats/parser.ts";
 import type { Sample } from "../../src/sample.ts";
 import { type Chunk, concatChunks, loadRecording } from "../helpers/recording.ts";
 
@@ -160,4 +164,24 @@ Deno.test("a stream without escape codes starts a redraw when a container repeat
     `{"BlockIO":"0B / 0B","CPUPerc":"${cpu}","Container":"cccccccccccc","ID":"cccccccccccc1","MemPerc":"0.00%","MemUsage":"1MiB / 2GiB","Name":"c","NetIO":"0B / 0B","PIDs":"1"}\n`;
   const { samples } = run([enc.encode(row("1.00%") + row("2.00%") + row("3.00%"))]);
   assert.deepEqual(samples.map((s) => s.cpu), [1, 2, 3]);
+});
+
+Deno.test("onRedraw gets each redraw's row count: placeholders count, an empty redraw is 0", () => {
+  const row = (id: string) =>
+    `{"BlockIO":"0B / 0B","CPUPerc":"1.00%","Container":"${id}","ID":"${id}","MemPerc":"0.00%","MemUsage":"1MiB / 2GiB","Name":"n${id}","NetIO":"0B / 0B","PIDs":"1"}`;
+  const placeholder =
+    '{"BlockIO":"--","CPUPerc":"--","Container":"ffffffffffff","ID":"ffffffffffff","MemPerc":"--","MemUsage":"-- / --","Name":"--","NetIO":"--","PIDs":"--"}';
+  const redraws: number[] = [];
+  const samples: Sample[] = [];
+  const p = new StatsParser((s) => samples.push(s), { onRedraw: (rows) => redraws.push(rows) });
+  p.push(enc.encode(`\x1b[H${row("aaaaaaaaaaaa")}\x1b[K\n${placeholder}\x1b[K\n`));
+  p.push(enc.encode("\x1b[J\x1b[H \x1b[K\n")); // the next redraw shows no container at all
+  p.push(enc.encode(`\x1b[J\x1b[H${row("bbbbbbbbbbbb")}\x1b[K\n\x1b[J`));
+  assert.deepEqual(redraws, [2, 0], "the last ESC[J waits for the next line");
+  p.end(); // the child's output ended: its last erase-display is flushed
+  assert.deepEqual(redraws, [2, 0, 1]);
+  assert.deepEqual(samples.map((s) => s.id), ["aaaaaaaaaaaa", "bbbbbbbbbbbb"]);
+  assert.equal(p.counters.redraws, 3);
+  assert.equal(p.counters.emptyRedraws, 1);
+  assert.equal(p.counters.placeholders, 1);
 });

@@ -1,5 +1,10 @@
 import assert from "node:assert/strict";
-import { parseCount, parsePercent, parseSize, parseSizePair } from "../../src/source/docker_stats/units.ts";
+import {
+  parseCount,
+  parsePercent,
+  parseSize,
+  parseSizePair,
+} from "../../src/source/docker_stats/units.ts";
 
 Deno.test("parseSize: every binary memory unit", () => {
   assert.equal(parseSize("0B", "memory"), 0);
