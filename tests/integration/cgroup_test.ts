@@ -22,18 +22,12 @@ import {
   sh,
   unmountHostRoot,
 } from "../helpers/docker.ts";
-import { missingEngines } from "../helpers/engines.ts";
+import { requires } from "../helpers/requires.ts";
 import { startQuestDB } from "../helpers/questdb.ts";
 
 const INTERVAL_MS = 10_000;
 const MiB = 1024 * 1024;
 const WRITTEN = 64 * MiB;
-
-const missing = (await missingEngines()) ??
-  (Deno.uid() === 0 ? null : "not root: mount --rbind needs root");
-if (missing !== null && Deno.env.get("CI") !== "true") {
-  console.log(`IGNORED cgroup integration test: ${missing} (run .ci/run as root)`);
-}
 
 /** What the Engine API reports for a container, reduced as docker/cli does. */
 interface ApiFigures {
@@ -97,11 +91,10 @@ interface Row {
 
 Deno.test({
   name: "cgroup source on the real kernel: the engine's figures, exact block I/O, short lives",
-  ignore: missing !== null && Deno.env.get("CI") !== "true",
+  ignore: await requires("docker", "questdb", "root"),
   sanitizeOps: false,
   sanitizeResources: false,
   async fn(t) {
-    if (missing !== null) throw new Error(`CI=true but ${missing}`);
     const prefix = `cg-${crypto.randomUUID().slice(0, 8)}-`;
     await ensureBusyboxImage();
     const qdb = await startQuestDB();

@@ -6,16 +6,9 @@
 import assert from "node:assert/strict";
 import { decodeIlp } from "../../src/delivery/dry_run.ts";
 import { startTaskFlags } from "../helpers/daemon.ts";
-import {
-  dockerAvailable,
-  ensureBusyboxImage,
-  removeContainers,
-  runContainer,
-} from "../helpers/docker.ts";
+import { ensureBusyboxImage, removeContainers, runContainer } from "../helpers/docker.ts";
 import { freePort } from "../helpers/questdb.ts";
-
-const engine = await dockerAvailable();
-if (!engine) console.log("SKIPPED dry run: no Docker engine answers `docker version`");
+import { requires } from "../helpers/requires.ts";
 
 const MAIN = new URL("../../main.ts", import.meta.url).pathname;
 
@@ -65,7 +58,7 @@ async function runDaemon(args: string[], enough: (stdout: string) => boolean): P
 
 Deno.test({
   name: "--dry-run: rows to stdout as a table or ILP, logs to stderr, no QuestDB",
-  ignore: !engine && Deno.env.get("CI") !== "true",
+  ignore: await requires("docker"),
   sanitizeOps: false,
   sanitizeResources: false,
   async fn(t) {

@@ -12,11 +12,8 @@ import {
   runContainer,
   unmountHostRoot,
 } from "../helpers/docker.ts";
-import { missingEngines } from "../helpers/engines.ts";
+import { requires } from "../helpers/requires.ts";
 import { type QuestDB, startQuestDB } from "../helpers/questdb.ts";
-
-const missing = await missingEngines();
-if (missing) console.log(`SKIPPED retention: ${missing} (run .ci/run to install them)`);
 
 /** Runs the daemon until its first delivery, then stops it; @returns its log lines. */
 async function runUntilPublished(qdb: QuestDB, args: string[]): Promise<string[]> {
@@ -55,7 +52,7 @@ async function ttls(qdb: QuestDB, names: string[]): Promise<Record<string, strin
 
 Deno.test({
   name: "--retention: created tables get QuestDB's TTL; an existing table keeps its own",
-  ignore: missing !== null && Deno.env.get("CI") !== "true",
+  ignore: await requires("docker", "questdb"),
   sanitizeOps: false,
   sanitizeResources: false,
   async fn(t) {

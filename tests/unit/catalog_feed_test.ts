@@ -31,6 +31,8 @@ Deno.test("restarted events child: --since the last event read, a new listing, n
   await Deno.writeTextFile(
     docker,
     `#!/bin/sh
+# Its own PATH: the unit tier runs with PATH holding only deno.
+PATH=/usr/bin:/bin
 echo "$*" >> "${dir}/args"
 if [ "$(wc -l < "${dir}/args")" -eq 1 ]; then cat "${dir}/part1"; exit 1; fi
 cat "${dir}/part2"

@@ -57,7 +57,7 @@ Deno.test("a root without /sys/fs/cgroup (a bind that is not recursive)", async 
 Deno.test("host processes hidden (no /proc/1): stops with the fix", async () => {
   const root = await Deno.makeTempDir({ prefix: "cg-open-" });
   try {
-    await new Deno.Command("cp", { args: ["-a", `${FIXTURES}v2-systemd/.`, root] }).output();
+    await new Deno.Command("/bin/cp", { args: ["-a", `${FIXTURES}v2-systemd/.`, root] }).output();
     await Deno.remove(`${root}/proc/1`, { recursive: true });
     const result = await open(root);
     assert.match(

@@ -81,7 +81,7 @@ async function withSource(
   watchdogUsec: number | null = null,
 ): Promise<void> {
   const root = await Deno.makeTempDir({ prefix: "cg-source-" });
-  await new Deno.Command("cp", { args: ["-a", `${TREE}.`, root] }).output();
+  await new Deno.Command("/bin/cp", { args: ["-a", `${TREE}.`, root] }).output();
   const records: LogRecord[] = [];
   await configure({
     reset: true,
