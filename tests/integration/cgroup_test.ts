@@ -236,9 +236,13 @@ Deno.test({
         assert.ok(both.length >= 2, `${both.length} whole intervals in both tables`);
         for (const r of both) {
           const d = docker.get(r.ts)!;
-          assert.ok(Math.abs(r.cpu - 50) <= 3, `cgroup source ${r.cpu} % (machine loaded?)`);
           assert.ok(Math.abs(r.cpu - d.cpu) <= 3, `cgroup ${r.cpu} %, docker ${d.cpu} %`);
         }
+        // The quota is a ceiling: on a loaded machine the burner gets less, and both sources then
+        // report the same shortfall (checked above). At least one whole interval must show the
+        // quota itself.
+        const best = Math.max(...both.map((r) => r.cpu));
+        assert.ok(Math.abs(best - 50) <= 3, `cgroup source at best ${best} % of a 50 % quota`);
       });
 
       await t.step("a 2 s container and one that stopped mid-interval each have a row", () => {
