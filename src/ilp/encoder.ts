@@ -147,18 +147,7 @@ export class IlpEncoder {
     if (this.#state !== IDLE) {
       this.#fail(new TypeError("IlpEncoder: table() called before at() ended the previous row"));
     }
-    let escaped = this.#tables.get(name);
-    if (escaped === undefined) {
-      if (typeof name !== "string") {
-        this.#fail(new TypeError(`IlpEncoder: table name must be a string, got ${typeof name}`));
-      }
-      const problem = this.#checkTableName(name);
-      if (problem !== null) this.#fail(new RangeError(problem));
-      escaped = escapeUnquoted(name);
-      if (this.#tables.size >= NAME_CACHE_LIMIT) this.#tables.clear();
-      this.#tables.set(name, escaped);
-    }
-    this.#row = escaped;
+    this.#row = this.#tables.get(name) ?? this.#name(name, "table", this.#tables);
     this.#state = TABLE;
     return this;
   }
@@ -185,11 +174,7 @@ export class IlpEncoder {
     }
     const col = this.#column(name);
     if (typeof value !== "string") {
-      this.#fail(
-        new TypeError(
-          `IlpEncoder: symbol ${JSON.stringify(name)} value must be a string, got ${typeof value}`,
-        ),
-      );
+      this.#wrongType("symbol", name, "a string", value);
     }
     this.#row += "," + col + "=" + escapeUnquoted(value);
     this.#state = SYMBOLS;
@@ -208,18 +193,11 @@ export class IlpEncoder {
    * @throws {RangeError} when the name is invalid.
    */
   stringColumn(name: string, value: string): this {
-    const sep = this.#columnSeparator(name);
-    const col = this.#column(name);
+    const prefix = this.#columnPrefix(name);
     if (typeof value !== "string") {
-      this.#fail(
-        new TypeError(
-          `IlpEncoder: column ${JSON.stringify(name)} value must be a string, got ${typeof value}`,
-        ),
-      );
+      this.#wrongType("column", name, "a string", value);
     }
-    this.#row += sep + col + '="' + escapeQuoted(value) + '"';
-    this.#state = COLUMNS;
-    return this;
+    return this.#put(prefix + '="' + escapeQuoted(value) + '"');
   }
 
   /**
@@ -232,14 +210,9 @@ export class IlpEncoder {
    *   names the column; the official client would write them, QuestDB stores them as NULL).
    */
   floatColumn(name: string, value: number): this {
-    const sep = this.#columnSeparator(name);
-    const col = this.#column(name);
+    const prefix = this.#columnPrefix(name);
     if (typeof value !== "number") {
-      this.#fail(
-        new TypeError(
-          `IlpEncoder: column ${JSON.stringify(name)} value must be a number, got ${typeof value}`,
-        ),
-      );
+      this.#wrongType("column", name, "a number", value);
     }
     if (!Number.isFinite(value)) {
       this.#fail(
@@ -248,9 +221,7 @@ export class IlpEncoder {
         ),
       );
     }
-    this.#row += sep + col + "=" + value;
-    this.#state = COLUMNS;
-    return this;
+    return this.#put(prefix + "=" + value);
   }
 
   /**
@@ -269,8 +240,7 @@ export class IlpEncoder {
    *   the range (the message names the column).
    */
   intColumn(name: string, value: number | bigint): this {
-    const sep = this.#columnSeparator(name);
-    const col = this.#column(name);
+    const prefix = this.#columnPrefix(name);
     let digits: string;
     if (typeof value === "number") {
       if (!Number.isInteger(value)) {
@@ -306,9 +276,7 @@ export class IlpEncoder {
         ),
       );
     }
-    this.#row += sep + col + "=" + digits + "i";
-    this.#state = COLUMNS;
-    return this;
+    return this.#put(prefix + "=" + digits + "i");
   }
 
   /**
@@ -318,18 +286,11 @@ export class IlpEncoder {
    * @throws {RangeError} when the name is invalid.
    */
   boolColumn(name: string, value: boolean): this {
-    const sep = this.#columnSeparator(name);
-    const col = this.#column(name);
+    const prefix = this.#columnPrefix(name);
     if (typeof value !== "boolean") {
-      this.#fail(
-        new TypeError(
-          `IlpEncoder: column ${JSON.stringify(name)} value must be a boolean, got ${typeof value}`,
-        ),
-      );
+      this.#wrongType("column", name, "a boolean", value);
     }
-    this.#row += sep + col + (value ? "=t" : "=f");
-    this.#state = COLUMNS;
-    return this;
+    return this.#put(prefix + (value ? "=t" : "=f"));
   }
 
   /**
@@ -384,41 +345,61 @@ export class IlpEncoder {
     return state === COLUMNS ? "," : " ";
   }
 
+  /** The separator and the escaped name of a column (validated), before its `=`. */
+  #columnPrefix(name: string): string {
+    const sep = this.#columnSeparator(name);
+    return sep + this.#column(name);
+  }
+
+  /** Appends a whole column (`,name=value`) to the row in progress. */
+  #put(column: string): this {
+    this.#row += column;
+    this.#state = COLUMNS;
+    return this;
+  }
+
   /** Validates and escapes a column (or symbol) name, through the cache. */
   #column(name: string): string {
-    let escaped = this.#columns.get(name);
-    if (escaped === undefined) {
-      if (typeof name !== "string") {
-        this.#fail(new TypeError(`IlpEncoder: column name must be a string, got ${typeof name}`));
-      }
-      const problem = this.#checkColumnName(name);
-      if (problem !== null) this.#fail(new RangeError(problem));
-      escaped = escapeUnquoted(name);
-      if (this.#columns.size >= NAME_CACHE_LIMIT) this.#columns.clear();
-      this.#columns.set(name, escaped);
+    return this.#columns.get(name) ?? this.#name(name, "column", this.#columns);
+  }
+
+  /** Validates and escapes a name not in `cache` yet, and caches it. */
+  #name(name: string, kind: "table" | "column", cache: Map<string, string>): string {
+    if (typeof name !== "string") {
+      this.#fail(new TypeError(`IlpEncoder: ${kind} name must be a string, got ${typeof name}`));
     }
+    const problem = this.#checkName(name, kind);
+    if (problem !== null) this.#fail(new RangeError(problem));
+    const escaped = escapeUnquoted(name);
+    if (cache.size >= NAME_CACHE_LIMIT) cache.clear();
+    cache.set(name, escaped);
     return escaped;
   }
 
-  /** Returns why `name` is not a valid table name, or null. */
-  #checkTableName(name: string): string | null {
+  /**
+   * Returns why `name` is not a valid table or column name, or null. Both: 1..maxNameLength
+   * UTF-16 code units, none of the characters of the kind's mask, no BOM; a table name may hold
+   * single dots between other characters (the official client's validation.ts).
+   */
+  #checkName(name: string, kind: "table" | "column"): string | null {
     const len = name.length;
-    if (len === 0) return "IlpEncoder: empty string is not allowed as table name";
+    if (len === 0) return `IlpEncoder: empty string is not allowed as ${kind} name`;
     if (len > this.#maxNameLength) {
-      return `IlpEncoder: table name ${
+      return `IlpEncoder: ${kind} name ${
         JSON.stringify(name)
       } is too long, max length is ${this.#maxNameLength}`;
     }
+    const bad = kind === "table" ? BAD_IN_TABLE : BAD_IN_COLUMN;
     for (let i = 0; i < len; i++) {
       const c = name.charCodeAt(i);
-      if (c === DOT) {
+      if (kind === "table" && c === DOT) {
         if (i === 0 || i === len - 1 || name.charCodeAt(i - 1) === DOT) {
           return `IlpEncoder: table name ${
             JSON.stringify(name)
           } cannot start or end with a dot, and only a single dot is allowed`;
         }
-      } else if ((c < 128 && (CHAR_CLASS[c]! & BAD_IN_TABLE) !== 0) || c === BOM) {
-        return `IlpEncoder: invalid character '${showChar(c)}' in table name ${
+      } else if ((c < 128 && (CHAR_CLASS[c]! & bad) !== 0) || c === BOM) {
+        return `IlpEncoder: invalid character '${showChar(c)}' in ${kind} name ${
           JSON.stringify(name)
         }`;
       }
@@ -426,24 +407,18 @@ export class IlpEncoder {
     return null;
   }
 
-  /** Returns why `name` is not a valid column name, or null. */
-  #checkColumnName(name: string): string | null {
-    const len = name.length;
-    if (len === 0) return "IlpEncoder: empty string is not allowed as column name";
-    if (len > this.#maxNameLength) {
-      return `IlpEncoder: column name ${
-        JSON.stringify(name)
-      } is too long, max length is ${this.#maxNameLength}`;
-    }
-    for (let i = 0; i < len; i++) {
-      const c = name.charCodeAt(i);
-      if ((c < 128 && (CHAR_CLASS[c]! & BAD_IN_COLUMN) !== 0) || c === BOM) {
-        return `IlpEncoder: invalid character '${showChar(c)}' in column name ${
+  /**
+   * Discards the row in progress and throws a TypeError for a value of the wrong type.
+   * @throws {TypeError} always.
+   */
+  #wrongType(kind: "symbol" | "column", name: string, expected: string, value: unknown): never {
+    this.#fail(
+      new TypeError(
+        `IlpEncoder: ${kind} ${
           JSON.stringify(name)
-        }`;
-      }
-    }
-    return null;
+        } value must be ${expected}, got ${typeof value}`,
+      ),
+    );
   }
 
   /** Discards the row in progress and throws `err`. */

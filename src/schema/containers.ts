@@ -6,13 +6,13 @@
  * @module
  */
 import type { ContainerRow } from "../reducer/reducer.ts";
-import { defineTable, type TableDecl } from "./table.ts";
+import { defineTable, hostSymbol, type TableDecl } from "./table.ts";
 
 /** The container table; the designated timestamp is the interval's end. */
 export const CONTAINER_TABLE: TableDecl<ContainerRow> = defineTable<ContainerRow>({
   defaultName: "containerStats",
   columns: [
-    { name: "host", type: "SYMBOL", unit: "text", value: (_, c) => c.host },
+    hostSymbol(),
     { name: "container", type: "SYMBOL", unit: "text", value: (r) => r.container },
     { name: "name", type: "SYMBOL", unit: "text", value: (r) => r.name },
     { name: "id", type: "VARCHAR", unit: "text", value: (r) => r.id },

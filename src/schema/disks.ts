@@ -4,13 +4,13 @@
  * @module
  */
 import type { DiskReading } from "../disks/collector.ts";
-import { defineTable, type TableDecl } from "./table.ts";
+import { defineTable, hostSymbol, type TableDecl } from "./table.ts";
 
 /** The disk table; the designated timestamp is the interval's end. */
 export const DISK_TABLE: TableDecl<DiskReading> = defineTable<DiskReading>({
   defaultName: "diskStats",
   columns: [
-    { name: "host", type: "SYMBOL", unit: "text", value: (_, c) => c.host },
+    hostSymbol(),
     { name: "name", type: "SYMBOL", unit: "text", value: (r) => r.name },
     { name: "file_system", type: "SYMBOL", unit: "text", value: (r) => r.fileSystem },
     { name: "mount_point", type: "SYMBOL", unit: "text", value: (r) => r.mountPoint },

@@ -6,13 +6,13 @@
  * @module
  */
 import type { LifecycleRow } from "../catalog/events.ts";
-import { defineTable, type TableDecl } from "./table.ts";
+import { defineTable, hostSymbol, type TableDecl } from "./table.ts";
 
 /** The lifecycle table. */
 export const EVENT_TABLE: TableDecl<LifecycleRow> = defineTable<LifecycleRow>({
   defaultName: "containerEvents",
   columns: [
-    { name: "host", type: "SYMBOL", unit: "text", value: (_, c) => c.host },
+    hostSymbol(),
     { name: "container", type: "SYMBOL", unit: "text", value: (r) => r.container },
     { name: "name", type: "SYMBOL", unit: "text", value: (r) => r.name },
     { name: "image", type: "SYMBOL", unit: "text", value: (r) => r.image },

@@ -47,6 +47,11 @@ export interface TableDecl<R> {
   readonly upsertKeys: readonly string[];
 }
 
+/** The `host` symbol (`--node`), the first column of every table. */
+export function hostSymbol<R>(): ColumnDecl<R> {
+  return { name: "host", type: "SYMBOL", unit: "text", value: (_, c) => c.host };
+}
+
 /** Name of the designated timestamp column of every table. */
 export const TIMESTAMP_COLUMN = "timestamp";
 
