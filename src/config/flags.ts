@@ -10,6 +10,7 @@ import { IlpEncoder } from "../ilp/encoder.ts";
 import type { Mode } from "../reducer/reducer.ts";
 import { validateDiskArgument } from "../disks/collector.ts";
 import { describeConfig } from "../ilp/config.ts";
+import { readCaCerts } from "../ilp/tls.ts";
 import {
   INFLUX_URL_FORMS,
   type InfluxCredentials,
@@ -369,14 +370,17 @@ export function parseFlags(
   const target = o.questdb ?? env.QDB_CLIENT_CONF ??
     (o.influxdb.length === 0 ? DEFAULT_QUESTDB : undefined);
   try {
-    if (target !== undefined) questdb = parseQuestdbTarget(target);
+    if (target !== undefined) {
+      questdb = parseQuestdbTarget(target);
+      readCaCerts(questdb); // an unreadable tls_roots file is a bad flag too
+    }
   } catch (e) {
     const source = o.questdb !== undefined
       ? "option '-q, --questdb <target>'"
       : env.QDB_CLIENT_CONF !== undefined
       ? "environment variable QDB_CLIENT_CONF"
       : "default QuestDB target";
-    const msg = `error: ${source} is invalid. ${(e as Error).message} ` +
+    const msg = `error: ${source} is invalid. ${(e as Error).message.replace(/\.?$/, ".")} ` +
       "Allowed: a host, host:port, or a client configuration string such as " +
       "http::addr=db1:9000; (http, https, tcp, tcps).";
     output.err(msg + "\n");

@@ -130,6 +130,16 @@ Deno.test("a bad value: one line naming the flag and what is allowed, exit code 
   assert.match(env.err, /environment variable QDB_CLIENT_CONF is invalid/);
 });
 
+Deno.test("an unreadable tls_roots file is a bad flag: one line, exit 2", () => {
+  const r = parse(["-n", "h", "-q", "https::addr=db:9000;tls_roots=/nonexistent/ca.pem;"]);
+  assert.equal(r.code, 2);
+  assert.match(
+    r.err,
+    /--questdb <target>' is invalid\. cannot read TLS CA file \/nonexistent\/ca\.pem/,
+  );
+  assert.equal(r.err.trim().split("\n").length, 1, `one line: ${r.err}`);
+});
+
 Deno.test("--help and --version exit 0", () => {
   const help = parse(["--help"]);
   assert.equal(help.code, 0);
