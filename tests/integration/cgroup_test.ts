@@ -120,6 +120,8 @@ Deno.test({
         "disabled",
         "--events",
         "disabled",
+        "--include",
+        `${prefix}*`,
       ];
       const cgroup = startDaemon([
         ...common,

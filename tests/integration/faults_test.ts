@@ -56,6 +56,9 @@ async function scenario(fn: (s: Scenario) => Promise<void>): Promise<void> {
           "disabled",
           "--spool-dir",
           spoolDir,
+          // Only this test's containers: others on the host must not change its row counts.
+          "--include",
+          `${prefix}*`,
           ...extra,
         ]);
         running.push(d);
