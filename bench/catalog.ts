@@ -2,45 +2,87 @@
  * What the container catalog costs (issue 10): engine calls per minute and CPU on an idle host
  * of 50 containers, and the in-process cost of one event and of one sample through the gate.
  *
- * 1. Starts 50 idle busybox containers (`ct-bench-000`...), a private QuestDB, and the daemon
- *    (main.ts, start task permissions, `--interval 1m`) with a counting `docker` first on its
- *    PATH: every docker invocation of the daemon is written down (time, arguments) and then
- *    exec'd as the real CLI, so the long-lived children stay the same processes.
+ * 1. Starts 50 idle busybox containers (`statsd-bench-ct-000`...) and, per source (the default
+ *    `docker`, then each variant such as `--source cgroup`), the daemon (main.ts, start task
+ *    permissions, `--interval 1m --include 'statsd-bench-ct-*'`) with a counting `docker`
+ *    first on its PATH: every docker invocation of the daemon is written down (time, arguments)
+ *    and then exec'd as the real CLI, so the long-lived children stay the same processes.
  * 2. After a warm-up it counts the invocations over the idle window, by command, and reads the
- *    CPU ticks of the `docker events` child and of the whole daemon tree from /proc.
+ *    CPU ticks of the `docker events` child and of the daemon process from /proc.
  * 3. Churn: starts and removes 10 more containers, counting the calls that causes.
  * 4. In process: the recorded event stream (tests/fixtures/catalog/events.jsonl) through a
  *    catalog, µs per event; 50 known containers' samples through the gate, ns per sample.
  *
- * Run as root on a quiet machine (`uptime`):
- *   deno run --allow-all bench/catalog.ts [--minutes 5] [--containers 50]
- * It prints a Markdown section for BENCHMARKS.md.
+ *   deno task bench --parts catalog [--catalog-minutes 2]
  */
-import { parseArgs } from "node:util";
 import { ContainerCatalog } from "../src/catalog/catalog.ts";
 import { SampleGate } from "../src/catalog/gate.ts";
 import { parseInspect } from "../src/catalog/listing.ts";
 import { findOnPath } from "../src/engine/cli.ts";
 import type { Sample } from "../src/sample.ts";
-import { launchDaemon, READY_LINE } from "../tests/helpers/daemon.ts";
-import { ensureBusyboxImage, removeContainers, runContainer, sh } from "../tests/helpers/docker.ts";
-import { startQuestDB } from "../tests/helpers/questdb.ts";
-import { pool } from "./lib/docker.ts";
+import { READY_LINE } from "../tests/helpers/daemon.ts";
+import {
+  type BenchContext,
+  daemonCommand,
+  type DaemonVariant,
+  DEFAULT_VARIANT,
+  sourceOf,
+  startBenchDaemon,
+} from "./lib/context.ts";
+import {
+  ensureBusyboxImage,
+  pool,
+  PREFIX,
+  removeContainers,
+  runContainer,
+  sh,
+} from "./lib/docker.ts";
 import { childrenOf, clockTicks, readStat, readTree } from "./lib/procfs.ts";
 
-const { values } = parseArgs({
-  args: Deno.args,
-  options: {
-    minutes: { type: "string", default: "5" },
-    containers: { type: "string", default: "50" },
-    warmup: { type: "string", default: "30" },
-  },
-});
-const MINUTES = Number(values.minutes);
-const N = Number(values.containers);
-const WARMUP_S = Number(values.warmup);
-const PREFIX = "ct-bench-";
-const log = (m: string) => console.error(`[catalog bench] ${m}`);
+/** Options of the catalog part. */
+export interface CatalogBenchOptions {
+  /** Idle window per source, minutes. */
+  minutes: number;
+  /** Idle containers on the host. */
+  containers: number;
+  /** Seconds between the daemon's ready line and the idle window. */
+  warmupS: number;
+  /** Daemons besides the default (`--source docker`), e.g. the cgroup source. */
+  variants: DaemonVariant[];
+}
+
+/** One source's figures. */
+export interface CatalogSourceResult {
+  source: string;
+  /** Length of the idle window, minutes. */
+  minutes: number;
+  /** docker invocations from spawn to the end of the warm-up, by command. */
+  startupCalls: Record<string, number>;
+  /** docker invocations in the idle window, by command. */
+  idleCalls: Record<string, number>;
+  idleCallsPerMin: number;
+  /** CPU of the `docker events` child in the idle window, seconds per minute. */
+  eventsCpuPerMin: number;
+  /** CPU of the daemon process alone (deno) in the idle window, seconds per minute. */
+  daemonCpuPerMin: number;
+  /** docker invocations for 10 containers started, exited and removed, by command. */
+  churnCalls: Record<string, number>;
+}
+
+/** Everything the catalog part produced. */
+export interface CatalogResult {
+  containers: number;
+  warmupS: number;
+  commands: Record<string, string>;
+  sources: CatalogSourceResult[];
+  /** The recorded event stream through a catalog. */
+  perEvent: { lines: number; rows: number; us: number };
+  /** One sample of a known container through the gate (50 containers), nanoseconds. */
+  perSampleNs: number;
+}
+
+const CT_PREFIX = `${PREFIX}ct-`;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 interface Call {
   at: number;
@@ -82,105 +124,77 @@ function eventsChild(daemonPid: number): number | null {
   return null;
 }
 
-async function idleHost(): Promise<string[]> {
+/** A counting `docker` wrapper in a new directory: every call appended to `<dir>/calls`. */
+async function countingDocker(): Promise<{ dir: string; calls: string }> {
   const real = findOnPath("docker");
   if (!real) throw new Error("docker not on PATH");
-  const dir = await Deno.makeTempDir({ prefix: "ct-bench-docker-" });
-  const callLog = `${dir}/calls`;
+  const dir = await Deno.makeTempDir({ prefix: "statsd-bench-docker-" });
+  const calls = `${dir}/calls`;
   await Deno.writeTextFile(
     `${dir}/docker`,
-    `#!/bin/sh\nprintf '%s %s\\n' "$(date +%s.%N)" "$*" >> ${callLog}\nexec ${real} "$@"\n`,
+    `#!/bin/sh\nprintf '%s %s\\n' "$(date +%s.%N)" "$*" >> ${calls}\nexec ${real} "$@"\n`,
   );
   await Deno.chmod(`${dir}/docker`, 0o755);
+  return { dir, calls };
+}
 
-  await ensureBusyboxImage();
-  await removeContainers(PREFIX);
-  const names = Array.from({ length: N }, (_, i) => `${PREFIX}${String(i).padStart(3, "0")}`);
-  log(`starting ${N} idle containers`);
-  await pool(4, names.map((n) => () => runContainer(n, [], "sleep 86400")));
-  const qdb = await startQuestDB();
-  const spool = await Deno.makeTempDir({ prefix: "ct-bench-spool-" });
-  const out: string[] = [];
+async function oneSource(
+  v: DaemonVariant,
+  o: CatalogBenchOptions,
+  ctx: BenchContext,
+): Promise<CatalogSourceResult> {
+  const { dir, calls } = await countingDocker();
+  const source = sourceOf(v);
+  const daemon = startBenchDaemon(
+    ctx,
+    `bench-ct-${source}`,
+    [...v.args, "--include", `${CT_PREFIX}*`],
+    { PATH: `${dir}:${Deno.env.get("PATH") ?? ""}` },
+  );
   try {
-    const daemon = launchDaemon([
-      "--node",
-      "ct-bench",
-      "--interval",
-      "1m",
-      "--questdb",
-      `http::addr=127.0.0.1:${qdb.httpPort};`,
-      "--watchdog",
-      "disabled",
-      "--spool-dir",
-      spool,
-      "--include",
-      `${PREFIX}*`,
-    ], { env: { PATH: `${dir}:${Deno.env.get("PATH") ?? ""}` }, logLevel: "info" });
-    try {
-      await daemon.waitForLog(READY_LINE, 60_000);
-      log(`ready; warming up ${WARMUP_S} s`);
-      await new Promise((r) => setTimeout(r, WARMUP_S * 1000));
-      const startup = byCommand(readCalls(callLog));
-      const events = eventsChild(daemon.child.pid);
-      if (events === null) throw new Error("no docker events child");
-      const t0 = Date.now();
-      const ev0 = ticksOf(events);
-      const tree0 = readTree(daemon.child.pid)!;
-      const root0 = tree0.rootCpuTicks;
-      log(`measuring ${MINUTES} min of idle`);
-      await new Promise((r) => setTimeout(r, MINUTES * 60_000));
-      const t1 = Date.now();
-      const ev1 = ticksOf(events);
-      const tree1 = readTree(daemon.child.pid)!;
-      const idle = readCalls(callLog).filter((c) => c.at >= t0 && c.at < t1);
-      const hz = clockTicks();
-      const minutes = (t1 - t0) / 60_000;
-      const pct = (ticks: number) => ((ticks / hz) / ((t1 - t0) / 1000) * 100).toFixed(3);
+    await daemon.waitForLog(READY_LINE, 60_000);
+    ctx.log(`catalog (${source}): ready; warming up ${o.warmupS} s`);
+    await sleep(o.warmupS * 1000);
+    const startupCalls = byCommand(readCalls(calls));
+    const events = eventsChild(daemon.child.pid);
+    if (events === null) throw new Error("no docker events child");
+    const t0 = Date.now();
+    const ev0 = ticksOf(events);
+    const root0 = readTree(daemon.child.pid)!.rootCpuTicks;
+    ctx.log(`catalog (${source}): measuring ${o.minutes} min of idle`);
+    await sleep(o.minutes * 60_000);
+    const t1 = Date.now();
+    const ev1 = ticksOf(events);
+    const root1 = readTree(daemon.child.pid)!.rootCpuTicks;
+    const idle = readCalls(calls).filter((c) => c.at >= t0 && c.at < t1);
+    const minutes = (t1 - t0) / 60_000;
+    const perMin = (ticks: number) => ticks / clockTicks() / minutes;
 
-      log("churn: 10 containers started and removed");
-      const c0 = Date.now();
-      const churn = Array.from({ length: 10 }, (_, i) => `${PREFIX}churn-${i}`);
-      for (const n of churn) await runContainer(n, [], "sleep 1; exit 0");
-      await new Promise((r) => setTimeout(r, 3000));
-      await sh("docker", ["rm", "-f", ...churn]);
-      await new Promise((r) => setTimeout(r, 2000));
-      const churnCalls = readCalls(callLog).filter((c) => c.at >= c0);
-
-      out.push(
-        `Idle host: ${N} sleeping containers, daemon with \`--interval 1m --include '${PREFIX}*'\`, ` +
-          `${minutes.toFixed(1)} min measured after a ${WARMUP_S} s warm-up ` +
-          `(\`${Deno.build.target}\`, ${navigator.hardwareConcurrency} cores).`,
-        "",
-        "| figure | value |",
-        "| --- | --- |",
-        `| docker invocations at startup (all) | ${fmtCounts(startup)} |`,
-        `| docker invocations per minute while idle | ${(idle.length / minutes).toFixed(2)} ` +
-          `(${fmtCounts(byCommand(idle))}) |`,
-        `| \`docker events\` child CPU while idle | ${pct(ev1 - ev0)} % of one core |`,
-        `| daemon process CPU while idle (stats parser, reducers, catalog, publish) | ` +
-          `${pct(tree1.rootCpuTicks - root0)} % of one core |`,
-        `| docker invocations for 10 containers started, exited and removed | ` +
-          `${churnCalls.length} (${fmtCounts(byCommand(churnCalls))}) |`,
-      );
-    } finally {
-      await daemon.stop("SIGTERM").catch(() => ({ code: -1, ms: 0 }));
-    }
+    ctx.log(`catalog (${source}): churn, 10 containers started and removed`);
+    const c0 = Date.now();
+    const churn = Array.from({ length: 10 }, (_, i) => `${CT_PREFIX}churn-${i}`);
+    for (const n of churn) await runContainer(n, "sleep 1; exit 0");
+    await sleep(3000);
+    await sh("docker", ["rm", "-f", ...churn]);
+    await sleep(2000);
+    return {
+      source,
+      minutes,
+      startupCalls,
+      idleCalls: byCommand(idle),
+      idleCallsPerMin: idle.length / minutes,
+      eventsCpuPerMin: perMin(ev1 - ev0),
+      daemonCpuPerMin: perMin(root1 - root0),
+      churnCalls: byCommand(readCalls(calls).filter((c) => c.at >= c0)),
+    };
   } finally {
-    await removeContainers(PREFIX);
-    await qdb.dispose();
+    await daemon.stop("SIGTERM").catch(() => ({ code: -1, ms: 0 }));
     await Deno.remove(dir, { recursive: true }).catch(() => {});
-    await Deno.remove(spool, { recursive: true }).catch(() => {});
   }
-  return out;
 }
 
-function fmtCounts(counts: Record<string, number>): string {
-  const parts = Object.entries(counts).sort().map(([k, v]) => `${k} ${v}`);
-  return parts.length ? parts.join(", ") : "none";
-}
-
-/** µs per recorded event through a catalog (inspects answered from the recording). */
-async function perEvent(): Promise<string> {
+/** µs per recorded event line through a catalog (inspects answered from the recording). */
+async function perEvent(): Promise<CatalogResult["perEvent"]> {
   const dir = new URL("../tests/fixtures/catalog/", import.meta.url);
   const lines = Deno.readTextFileSync(new URL("events.jsonl", dir)).split("\n").filter((l) => l);
   const inspected = parseInspect(Deno.readTextFileSync(new URL("inspect-later.json", dir)));
@@ -204,13 +218,11 @@ async function perEvent(): Promise<string> {
   const t0 = performance.now();
   for (const l of stream) catalog.handleLine(l);
   await catalog.idle();
-  const us = (performance.now() - t0) * 1000 / stream.length;
-  return `| catalog, one recorded event line (parse, apply, lifecycle row; ${stream.length} lines, ` +
-    `${rows} rows) | ${us.toFixed(1)} µs |`;
+  return { lines: stream.length, rows, us: (performance.now() - t0) * 1000 / stream.length };
 }
 
 /** ns per sample through the gate, 50 known containers. */
-async function perSample(): Promise<string> {
+async function perSample(): Promise<number> {
   const inspected = Array.from({ length: 50 }, (_, i) => ({
     id: i.toString(16).padStart(64, "0"),
     name: `c${i}`,
@@ -255,15 +267,44 @@ async function perSample(): Promise<string> {
   for (let r = 0; r < ROUNDS; r++) for (const s of samples) gate.add(s, r);
   const ns = (performance.now() - t0) * 1e6 / (ROUNDS * samples.length);
   if (n !== ROUNDS * samples.length) throw new Error(`gate forwarded ${n}`);
-  return `| gate, one sample of a known container | ${ns.toFixed(0)} ns |`;
+  return ns;
 }
 
-const inProcess = [
-  "",
-  "| in process | cost |",
-  "| --- | --- |",
-  await perEvent(),
-  await perSample(),
-];
-const host = await idleHost();
-console.log(["## Container catalog", "", ...host, ...inProcess].join("\n"));
+/** Runs the catalog part: the in-process figures, then each source on the idle host. */
+export async function runCatalog(
+  o: CatalogBenchOptions,
+  ctx: BenchContext,
+): Promise<CatalogResult> {
+  const event = await perEvent();
+  const sampleNs = await perSample();
+  await ensureBusyboxImage();
+  await removeContainers(CT_PREFIX);
+  const names = Array.from(
+    { length: o.containers },
+    (_, i) => `${CT_PREFIX}${String(i).padStart(3, "0")}`,
+  );
+  ctx.log(`catalog: starting ${o.containers} idle containers`);
+  await pool(4, names.map((n) => () => runContainer(n, "sleep 86400")));
+  const variants = [DEFAULT_VARIANT, ...o.variants];
+  try {
+    const sources: CatalogSourceResult[] = [];
+    for (const v of variants) sources.push(await oneSource(v, o, ctx));
+    return {
+      containers: o.containers,
+      warmupS: o.warmupS,
+      commands: Object.fromEntries(variants.map((v) => [
+        sourceOf(v),
+        daemonCommand(`bench-ct-${sourceOf(v)}`, [
+          ...(v.shownArgs ?? v.args),
+          "--include",
+          `'${CT_PREFIX}*'`,
+        ]),
+      ])),
+      sources,
+      perEvent: event,
+      perSampleNs: sampleNs,
+    };
+  } finally {
+    await removeContainers(CT_PREFIX);
+  }
+}

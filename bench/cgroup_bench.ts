@@ -13,6 +13,8 @@
  *
  * Run as root (it mounts the bind and starts containers named statsd-bench-cg-*):
  *   deno bench --allow-all bench/cgroup_bench.ts            (CG_BENCH_CONTAINERS=20 default)
+ * or as part `cgroup` of the suite (`deno task bench --parts cgroup`). The direct figure goes to
+ * stderr, so that `deno bench --json` keeps stdout to itself.
  */
 import { HostRoot } from "../src/host/host_root.ts";
 import { cgroupFiles, detectLayout, resolveDirs } from "../src/source/cgroup/layout.ts";
@@ -110,7 +112,7 @@ Deno.bench({
   const t0 = performance.now();
   for (let i = 0; i < rounds; i++) for (const o of readers) readOne(o);
   const usPerContainer = (performance.now() - t0) * 1000 / rounds / N;
-  console.log(
+  console.error(
     `cgroup source: ${usPerContainer.toFixed(1)} µs per container per sample ` +
       `(${N} containers, ${rounds} rounds); at 200 containers and 1 s: ` +
       `${(usPerContainer * 200 * 60 / 1e6).toFixed(2)} CPU s/min (goal 1.0) [${sink > 0 ? 1 : 0}]`,

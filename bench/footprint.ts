@@ -55,6 +55,8 @@ export interface FootprintOptions {
   spin: number;
   /** Ways of running the daemon besides the default, each measured in every run. */
   variants: DaemonVariant[];
+  /** Longest wait before a period for other `docker stats` clients to be gone, seconds. */
+  quietWaitS: number;
 }
 
 /** One interval publish seen in a daemon run's log (the first publish after a boundary). */
@@ -381,7 +383,9 @@ export async function runFootprint(
       } > /dev/null`,
       daemon: daemonCommand(node("<N>", "<run>", DEFAULT_VARIANT)),
       variants: Object.fromEntries(
-        o.variants.map((v) => [v.name, daemonCommand(node("<N>", "<run>", v), v.args)]),
+        o.variants.map((
+          v,
+        ) => [v.name, daemonCommand(node("<N>", "<run>", v), v.shownArgs ?? v.args)]),
       ),
       containers: `docker run -d --name ${PREFIX}fp-<i> busybox:local sh -c 'sleep 86400' ` +
         `(every ${o.burnEvery}th: sh -c 'while :; do i=0; while [ $i -lt ${o.spin} ]; do ` +
@@ -405,7 +409,7 @@ export async function runFootprint(
     );
     for (let run = 1; run <= o.runs; run++) {
       const quiet = async () => {
-        const waited = await waitQuiet(120_000);
+        const waited = await waitQuiet(o.quietWaitS * 1000);
         if (waited > 6000) {
           ctx.log(`  waited ${Math.round(waited / 1000)} s for other stats clients`);
         }

@@ -1,6 +1,6 @@
 /**
- * Publish latency at 200 containers (issue 6, part 5): from the interval boundary to QuestDB's
- * 204, measured inside a harness wired like main.ts from the daemon's own parts: a
+ * Publish latency at 200 containers (issue 6; part 7 of BENCHMARKS.md): from the interval
+ * boundary to QuestDB's 204, measured inside a harness wired like main.ts from the daemon's own parts: a
  * `DockerStatsSource` (its child a stand-in `docker` replaying the generated 200-container
  * stream), `IntervalClock` (real clock and boundary timer), `Publisher` (rows encoded from the
  * table declaration) and `Delivery` with its `prepare` (CREATE TABLE ... DEDUP) and

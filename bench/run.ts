@@ -7,21 +7,29 @@
  *   deno task bench --report-only                       # rewrite BENCHMARKS.md from bench/out
  *   deno task bench --parts footprint --variant 'cgroup=--source cgroup'   # a second daemon
  *
- * Parts: footprint (real engine, daemon vs bare `docker stats`), fidelity (3 s burst, 2 s
- * container, vs a --no-stream loop), latency (boundary -> 204 at 200 containers), replay (the
+ * Parts: footprint (real engine: idle, bare `docker stats`, the daemon with each source),
+ * fidelity (3 s burst, 2 s container, each source vs a --no-stream loop), catalog (engine calls
+ * and CPU of the container catalog on an idle host, issue 10), cgroup (`deno bench` of the
+ * cgroup source's read round), latency (boundary -> 204 at 200 containers), replay (the
  * daemon's own CPU on a replayed 200-container stream), floor (bare Deno and the daemon with no
  * data), parser and encoder (`deno bench`). Each part writes bench/out/<part>.json as soon as
  * it ends; the report is rebuilt from whatever results are there (bench/report.ts, prose in
  * bench/BENCHMARKS.prose.md). Parts run one after another (2-core machine).
+ *
+ * `--sources docker,cgroup` (the default) measures the daemon with `--source cgroup` next to
+ * the default `--source docker` in footprint, fidelity and catalog: the runner makes the
+ * read-only recursive bind of `/` that `--host-root` needs (root only) and removes it at the end.
  */
 import { parseArgs } from "node:util";
 import { findQuestDBJar, type QuestDB, startQuestDB } from "../tests/helpers/questdb.ts";
+import { mountHostRoot, unmountHostRoot } from "../tests/helpers/docker.ts";
+import { runCatalog } from "./catalog.ts";
 import { runFidelity } from "./fidelity.ts";
 import { runFootprint } from "./footprint.ts";
 import { runLatency } from "./latency.ts";
 import { runReplay } from "./replay.ts";
 import { runFloor } from "./floor.ts";
-import type { BenchContext, DaemonVariant } from "./lib/context.ts";
+import { type BenchContext, cgroupVariant, type DaemonVariant } from "./lib/context.ts";
 import { runDenoBench } from "./lib/denobench.ts";
 import { readEnvironment } from "./lib/env.ts";
 import { clockTicks } from "./lib/procfs.ts";
@@ -33,6 +41,8 @@ const here = (file: string) => new URL(`./${file}`, import.meta.url).pathname;
 const PARTS = [
   "footprint",
   "fidelity",
+  "catalog",
+  "cgroup",
   "latency",
   "replay",
   "floor",
@@ -48,6 +58,9 @@ const { values } = parseArgs({
     minutes: { type: "string", default: "3" },
     sizes: { type: "string", default: "10,50,200" },
     parts: { type: "string", default: PARTS.join(",") },
+    sources: { type: "string", default: "docker,cgroup" },
+    "catalog-minutes": { type: "string", default: "2" },
+    "quiet-wait": { type: "string", default: "120" },
     "burn-every": { type: "string", default: "10" },
     spin: { type: "string", default: "20000" },
     "latency-boundaries": { type: "string", default: "6" },
@@ -68,6 +81,11 @@ if (values.help) {
   --minutes M            length of each footprint period (default 3)
   --sizes a,b,c          container counts for the footprint (default 10,50,200)
   --parts p,q            any of ${PARTS.join(",")} (default all)
+  --sources s,t          daemon sources measured: docker (always) and cgroup (default both;
+                         cgroup needs root: the runner mounts the --host-root bind of /)
+  --catalog-minutes M    idle window of the catalog part, per source (default 2)
+  --quiet-wait S         footprint: before each period, wait at most S seconds for other
+                         \`docker stats\` clients to be gone for 5 s (default 120)
   --burn-every K         one container in K burns a little CPU (default 10)
   --spin S               shell-loop iterations per second of a burner (default 20000)
   --latency-boundaries B boundaries measured by the latency harness (default 6)
@@ -104,7 +122,15 @@ for (const p of parts) {
     Deno.exit(2);
   }
 }
-const variants: DaemonVariant[] = (values.variant ?? []).map((v) => {
+const SOURCES = ["docker", "cgroup"];
+const sources = (values.sources ?? "").split(",").map((s) => s.trim());
+for (const s of sources) {
+  if (!SOURCES.includes(s)) {
+    console.error(`error: --sources takes ${SOURCES.join(",")}, got ${s}`);
+    Deno.exit(2);
+  }
+}
+const extraVariants: DaemonVariant[] = (values.variant ?? []).map((v) => {
   const m = /^([a-z0-9][a-z0-9_-]*)=(.*)$/i.exec(v);
   if (!m) {
     console.error(`error: --variant must be NAME=FLAGS (NAME letters, digits, - or _), got ${v}`);
@@ -139,14 +165,20 @@ if (!values["report-only"]) {
   }
   const envName = parts.includes("footprint") || !haveMain ? "env" : `env-${parts.join("-")}`;
   save(envName, { ...env, argv: Deno.args, parts }, env.date);
-  const needsQdb = parts.some((p) => p !== "parser" && p !== "encoder");
+  const needsQdb = parts.some((p) => !["parser", "encoder", "cgroup"].includes(p));
   let qdb: QuestDB | null = null;
   const spoolDir = await Deno.makeTempDir({ prefix: "statsd-bench-spool-" });
+  const needsRoot = sources.includes("cgroup") &&
+    parts.some((p) => ["footprint", "fidelity", "catalog"].includes(p));
+  const hostRoot = needsRoot ? await mountHostRoot() : null;
+  // The daemon's sources: the default (docker) first, then cgroup through the bind.
+  const sourceVariants = hostRoot ? [cgroupVariant(hostRoot)] : [];
   try {
     if (needsQdb) {
       qdb = await startQuestDB();
       log(`private QuestDB on ${qdb.httpUrl}`);
     }
+    if (hostRoot) log(`--host-root bind of / at ${hostRoot}`);
     const context = (): BenchContext => ({ qdb: qdb!, spoolDir, main: values.main!, log });
     for (const part of PARTS.filter((p) => parts.includes(p))) {
       const startedAt = new Date().toISOString();
@@ -162,14 +194,32 @@ if (!values["report-only"]) {
                 minutes,
                 burnEvery: int("burn-every", values["burn-every"]),
                 spin: int("spin", values.spin),
-                variants,
+                quietWaitS: int("quiet-wait", values["quiet-wait"]),
+                variants: [...sourceVariants, ...extraVariants],
               }, context()),
               startedAt,
             );
             break;
           case "fidelity":
-            save(part, await runFidelity(runs, context()), startedAt);
+            save(part, await runFidelity(runs, sourceVariants, context()), startedAt);
             break;
+          case "catalog":
+            save(
+              part,
+              await runCatalog({
+                minutes: Number(values["catalog-minutes"]),
+                containers: 50,
+                warmupS: 30,
+                variants: sourceVariants,
+              }, context()),
+              startedAt,
+            );
+            break;
+          case "cgroup": {
+            const times = await runDenoBench(here("cgroup_bench.ts"), runs, ["--allow-all"]);
+            save(part, { times }, startedAt);
+            break;
+          }
           case "latency": {
             const all = [];
             for (let r = 1; r <= runs; r++) {
@@ -231,6 +281,7 @@ if (!values["report-only"]) {
   } finally {
     await qdb?.dispose();
     await Deno.remove(spoolDir, { recursive: true }).catch(() => {});
+    if (hostRoot) await unmountHostRoot(hostRoot);
   }
 }
 writeReport(outDir, reportPath);

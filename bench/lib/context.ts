@@ -26,10 +26,27 @@ export interface BenchContext {
 export interface DaemonVariant {
   name: string;
   args: string[];
+  /** `args` as the report shows them (a temporary path replaced by a placeholder). */
+  shownArgs?: string[];
 }
 
 /** The variant every part measures: the daemon as a user starts it. */
 export const DEFAULT_VARIANT: DaemonVariant = { name: "", args: [] };
+
+/**
+ * The engine-free source of issue 13: `--source cgroup --sample-period 1s --host-root <dir>`,
+ * where `dir` is a read-only recursive bind of `/` (tests/helpers/docker.ts `mountHostRoot`).
+ */
+export function cgroupVariant(hostRoot: string): DaemonVariant {
+  const args = ["--source", "cgroup", "--sample-period", "1s", "--host-root"];
+  return { name: "cgroup", args: [...args, hostRoot], shownArgs: [...args, "<rbind of />"] };
+}
+
+/** The source a variant reads: `cgroup` when it passes `--source cgroup`, else `docker`. */
+export function sourceOf(variant: DaemonVariant): string {
+  const i = variant.args.indexOf("--source");
+  return i >= 0 ? variant.args[i + 1] ?? "docker" : "docker";
+}
 
 /**
  * The daemon's arguments in the benchmarks: `--node <node> --interval 1m --questdb

@@ -9,9 +9,12 @@ export function parserBenchName(what: "parser" | "parser+reducers", workload: st
   return `${what} ${workload}`;
 }
 
-/** The command line of one run, for the report. */
-export function benchCommand(file: string): string[] {
-  return ["deno", "bench", "--json", "--allow-read", "--allow-env", file];
+/**
+ * The command line of one run, for the report.
+ * @param flags permissions (default read and env; the cgroup bench needs `--allow-all`).
+ */
+export function benchCommand(file: string, flags = ["--allow-read", "--allow-env"]): string[] {
+  return ["deno", "bench", "--json", ...flags, file];
 }
 
 interface BenchJson {
@@ -23,11 +26,16 @@ interface BenchJson {
 
 /**
  * Runs `file` `runs` times.
+ * @param flags see {@link benchCommand}.
  * @returns bench name -> mean time per iteration of each run, nanoseconds.
  */
-export async function runDenoBench(file: string, runs: number): Promise<Record<string, number[]>> {
+export async function runDenoBench(
+  file: string,
+  runs: number,
+  flags?: string[],
+): Promise<Record<string, number[]>> {
   const out: Record<string, number[]> = {};
-  const [cmd, ...args] = benchCommand(file);
+  const [cmd, ...args] = benchCommand(file, flags);
   for (let i = 0; i < runs; i++) {
     const o = await new Deno.Command(cmd!, { args, stdout: "piped", stderr: "piped" }).output();
     if (!o.success) {
