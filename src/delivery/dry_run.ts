@@ -17,7 +17,7 @@ import type { TableSpec } from "../schema/ddl.ts";
 import { DISK_TABLE } from "../schema/disks.ts";
 import type { ColumnDecl, TableDecl, Unit } from "../schema/table.ts";
 import type { Batch } from "./queue.ts";
-import type { DeliveryStats, RowSink } from "./sink.ts";
+import { type DeliveryStats, newDeliveryStats, type RowSink } from "./sink.ts";
 
 /** One decoded ILP row. */
 export interface IlpRow {
@@ -222,13 +222,7 @@ export class DryRunSink implements RowSink {
   /** @inheritdoc */
   readonly encoding = {};
   /** @inheritdoc */
-  readonly stats: DeliveryStats = {
-    deliveredRows: 0,
-    droppedRows: 0,
-    rejectedRows: 0,
-    failures: 0,
-    last: null,
-  };
+  readonly stats: DeliveryStats = newDeliveryStats();
   /** Nothing ever waits. */
   readonly pendingRows = 0;
   readonly #o: DryRunOptions;

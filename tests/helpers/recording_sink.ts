@@ -4,19 +4,13 @@
  */
 import type { Batch } from "../../src/delivery/queue.ts";
 import type { DeliveryStats } from "../../src/delivery/delivery.ts";
-import type { RowSink } from "../../src/delivery/sink.ts";
+import { newDeliveryStats, type RowSink } from "../../src/delivery/sink.ts";
 import type { EncodeOptions } from "../../src/schema/table.ts";
 
 /** A sink that keeps what it is handed. */
 export class RecordingSink implements RowSink {
   readonly batches: Batch[] = [];
-  readonly stats: DeliveryStats = {
-    deliveredRows: 0,
-    droppedRows: 0,
-    rejectedRows: 0,
-    failures: 0,
-    last: null,
-  };
+  readonly stats: DeliveryStats = newDeliveryStats();
   readonly pendingRows = 0;
   /**
    * @param name the sink's name in logs.

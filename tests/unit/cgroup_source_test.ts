@@ -10,7 +10,7 @@
  * emptying the file and removing the container's directories, /proc/<pid> included.
  */
 import assert from "node:assert/strict";
-import { configure, type LogRecord, reset } from "@logtape/logtape";
+import { withLogs } from "../helpers/logs.ts";
 import FakeTimers from "@sinonjs/fake-timers";
 import type { CatalogChange, CatalogView, ContainerInfo } from "../../src/catalog/container.ts";
 import { HostRoot } from "../../src/host/host_root.ts";
@@ -75,60 +75,52 @@ interface Harness {
   write(id: string, file: string, text: string): Promise<void>;
 }
 
-async function withSource(
+function withSource(
   running: ContainerInfo[],
   fn: (h: Harness) => Promise<void> | void,
   watchdogUsec: number | null = null,
 ): Promise<void> {
-  const root = await Deno.makeTempDir({ prefix: "cg-source-" });
-  await new Deno.Command("/bin/cp", { args: ["-a", `${TREE}.`, root] }).output();
-  const records: LogRecord[] = [];
-  await configure({
-    reset: true,
-    sinks: { memory: (r) => records.push(r) },
-    loggers: [
-      { category: ["logtape", "meta"], lowestLevel: "warning", sinks: [] },
-      { category: ["container-statsd"], lowestLevel: "debug", sinks: ["memory"] },
-    ],
-  });
-  const clock = FakeTimers.install({
-    now: START,
-    toFake: ["setTimeout", "clearTimeout", "setInterval", "clearInterval", "Date"],
-  });
-  const catalog = new TestCatalog();
-  for (const c of running) catalog.containers.set(c.id, c);
-  const host = new HostRoot(root);
-  const source = new CgroupSource({
-    catalog,
-    host,
-    layout: detectLayout(host)!,
-    periodMs: 1000,
-    machineMemory: MACHINE,
-    watchdogUsec,
-    now: () => clock.now,
-    monotonic: () => clock.now - START,
-  });
-  const samples: Harness["samples"] = [];
-  try {
-    await fn({
-      root,
-      catalog,
-      source,
-      clock,
-      samples,
-      warnings: () =>
-        records.filter((r) => r.level === "warning").map((r) =>
-          r.message.map((m) => typeof m === "string" ? m : JSON.stringify(m)).join("")
-        ),
-      write: (id, file, text) =>
-        Deno.writeTextFile(`${root}/sys/fs/cgroup/system.slice/docker-${id}.scope/${file}`, text),
+  return withLogs(async (records) => {
+    const root = await Deno.makeTempDir({ prefix: "cg-source-" });
+    await new Deno.Command("/bin/cp", { args: ["-a", `${TREE}.`, root] }).output();
+    const clock = FakeTimers.install({
+      now: START,
+      toFake: ["setTimeout", "clearTimeout", "setInterval", "clearInterval", "Date"],
     });
-  } finally {
-    await source.stop();
-    clock.uninstall();
-    await reset();
-    await Deno.remove(root, { recursive: true });
-  }
+    const catalog = new TestCatalog();
+    for (const c of running) catalog.containers.set(c.id, c);
+    const host = new HostRoot(root);
+    const source = new CgroupSource({
+      catalog,
+      host,
+      layout: detectLayout(host)!,
+      periodMs: 1000,
+      machineMemory: MACHINE,
+      watchdogUsec,
+      now: () => clock.now,
+      monotonic: () => clock.now - START,
+    });
+    const samples: Harness["samples"] = [];
+    try {
+      await fn({
+        root,
+        catalog,
+        source,
+        clock,
+        samples,
+        warnings: () =>
+          records.filter((r) => r.level === "warning").map((r) =>
+            r.message.map((m) => typeof m === "string" ? m : JSON.stringify(m)).join("")
+          ),
+        write: (id, file, text) =>
+          Deno.writeTextFile(`${root}/sys/fs/cgroup/system.slice/docker-${id}.scope/${file}`, text),
+      });
+    } finally {
+      await source.stop();
+      clock.uninstall();
+      await Deno.remove(root, { recursive: true });
+    }
+  });
 }
 
 const cpuStat = (usec: number) => `usage_usec ${usec}\nuser_usec ${usec}\nsystem_usec 0\n`;
