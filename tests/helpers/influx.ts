@@ -4,6 +4,7 @@
  * process handling that tests/helpers/victoria.ts shares.
  */
 import { freePort } from "./questdb.ts";
+import { terminate } from "./process.ts";
 
 /** A server process started by a test, stopped and started again on the same ports. */
 export interface LocalServer {
@@ -32,16 +33,7 @@ export async function spawnLocalServer(
     const c = child;
     if (!c) return;
     child = null;
-    try {
-      c.kill("SIGTERM");
-    } catch { /* already gone */ }
-    const timer = setTimeout(() => {
-      try {
-        c.kill("SIGKILL");
-      } catch { /* already gone */ }
-    }, 10_000);
-    await c.status;
-    clearTimeout(timer);
+    await terminate(c);
   }
   async function start(): Promise<void> {
     const out = await Deno.open(log, { append: true, create: true, write: true });

@@ -10,6 +10,7 @@ import { existsSync, readdirSync } from "node:fs";
 import { createServer } from "node:net";
 import { homedir } from "node:os";
 import { join } from "node:path";
+import { terminate } from "./process.ts";
 
 /** Result of a QuestDB `/exec` query. */
 export interface ExecResult {
@@ -146,16 +147,7 @@ export async function startQuestDB(options: { pg?: boolean } = {}): Promise<Ques
     const c = child;
     if (!c) return;
     child = null;
-    try {
-      c.kill("SIGTERM");
-    } catch { /* already gone */ }
-    const timer = setTimeout(() => {
-      try {
-        c.kill("SIGKILL");
-      } catch { /* already gone */ }
-    }, 10_000);
-    await c.status;
-    clearTimeout(timer);
+    await terminate(c);
   }
 
   async function waitFor(
