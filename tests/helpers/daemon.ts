@@ -140,3 +140,20 @@ export const READY_LINE = /source is producing; ready/;
 
 /** The delivery log line of a batch: `Published {rows} rows ({bytes} bytes) in {ms} ms to ...`. */
 export const PUBLISHED_LINE = /Published (\d+) rows \((\d+) bytes\) in (\d+) ms/;
+
+/**
+ * The flags every integration test's daemon shares: a private QuestDB over HTTP, no systemd
+ * notify, and a private spool directory.
+ * @param httpPort the test QuestDB's HTTP port.
+ * @param spoolDir the test's spool directory.
+ */
+export function testServerArgs(httpPort: number, spoolDir: string): string[] {
+  return [
+    "--questdb",
+    `http::addr=127.0.0.1:${httpPort};`,
+    "--watchdog",
+    "disabled",
+    "--spool-dir",
+    spoolDir,
+  ];
+}

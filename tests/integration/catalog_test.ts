@@ -16,7 +16,7 @@
  */
 import assert from "node:assert/strict";
 import { ensureBusyboxImage, removeContainers, runContainer, sh } from "../helpers/docker.ts";
-import { READY_LINE, startDaemon } from "../helpers/daemon.ts";
+import { READY_LINE, startDaemon, testServerArgs } from "../helpers/daemon.ts";
 import { requires } from "../helpers/requires.ts";
 import { type ExecResult, startQuestDB } from "../helpers/questdb.ts";
 
@@ -62,12 +62,7 @@ Deno.test({
         "ct-host",
         "--interval",
         "5s",
-        "--questdb",
-        `http::addr=127.0.0.1:${qdb.httpPort};`,
-        "--watchdog",
-        "disabled",
-        "--spool-dir",
-        spoolDir,
+        ...testServerArgs(qdb.httpPort, spoolDir),
         "--exclude",
         `${P}skip`,
         "--include-label",

@@ -14,7 +14,7 @@ import {
   runContainer,
   unmountHostRoot,
 } from "../helpers/docker.ts";
-import { READY_LINE, startDaemon } from "../helpers/daemon.ts";
+import { READY_LINE, startDaemon, testServerArgs } from "../helpers/daemon.ts";
 import { type ExecResult, startQuestDB } from "../helpers/questdb.ts";
 import { requires } from "../helpers/requires.ts";
 
@@ -58,12 +58,7 @@ Deno.test({
         "max",
         "--interval",
         "10s",
-        "--questdb",
-        `http::addr=127.0.0.1:${qdb.httpPort};`,
-        "--watchdog",
-        "disabled",
-        "--spool-dir",
-        spoolDir,
+        ...testServerArgs(qdb.httpPort, spoolDir),
         "--disks",
         "/",
         "--host-root",

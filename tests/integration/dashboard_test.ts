@@ -13,7 +13,7 @@ import { DASHBOARD_PATH, dashboardQueries, Format, VARIABLE_SQL } from "../../gr
 import { expandQuery, type QueryRange, type VariableValues } from "../../grafana/macros.ts";
 import { DEFAULT_LABELS } from "../../src/catalog/labels.ts";
 import { EVENT_TABLE } from "../../src/schema/events.ts";
-import { startDaemon } from "../helpers/daemon.ts";
+import { startDaemon, testServerArgs } from "../helpers/daemon.ts";
 import {
   ensureBusyboxImage,
   mountHostRoot,
@@ -73,12 +73,7 @@ Deno.test({
         host,
         "--interval",
         "1s",
-        "--questdb",
-        `http::addr=127.0.0.1:${qdb.httpPort};`,
-        "--watchdog",
-        "disabled",
-        "--spool-dir",
-        spoolDir,
+        ...testServerArgs(qdb.httpPort, spoolDir),
         "--disks",
         "/",
         "--host-root",
@@ -110,9 +105,12 @@ Deno.test({
       assert.ok(events, "the daemon wrote no containerEvents table");
       assert.ok(composeColumns, "containerStats has no compose label columns");
       {
+        // Wait for the very rows the lifecycle step reads: the OOM kill's oom and die, and the
+        // exit-3 die (other containers' die rows must not satisfy the wait).
         await qdb.waitFor(
           `SELECT count() FROM ${EVENT_TABLE.defaultName} WHERE host = '${host}' AND ` +
-            `event IN ('oom', 'die')`,
+            `((name = '${prefix}oom' AND event IN ('oom', 'die')) OR ` +
+            `(name = '${prefix}exit3' AND event = 'die'))`,
           (r) => Number(r.dataset[0]?.[0]) >= 3,
           30_000,
         );

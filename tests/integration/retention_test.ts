@@ -4,7 +4,7 @@
  * keeps its own TTL, which the daemon reports at info.
  */
 import assert from "node:assert/strict";
-import { startDaemon } from "../helpers/daemon.ts";
+import { startDaemon, testServerArgs } from "../helpers/daemon.ts";
 import {
   ensureBusyboxImage,
   mountHostRoot,
@@ -24,12 +24,7 @@ async function runUntilPublished(qdb: QuestDB, args: string[]): Promise<string[]
       "gf-retention",
       "--interval",
       "1s",
-      "--questdb",
-      `http::addr=127.0.0.1:${qdb.httpPort};`,
-      "--watchdog",
-      "disabled",
-      "--spool-dir",
-      spoolDir,
+      ...testServerArgs(qdb.httpPort, spoolDir),
       ...args,
     ]);
     await daemon.waitForLog(/Published \d+ rows/, 30_000);
