@@ -74,7 +74,7 @@ for (const name of names) {
 let sink = 0;
 function readOne(o: Opened, reader = o.reader): void {
   const reading = reader.read(buffer, monotonic);
-  sink += sampleOf(o.info, o.previous, reading, 25_000_000_000).cpu;
+  sink += sampleOf(o.info, o.previous, reading, 25_000_000_000).cpu ?? 0;
   o.previous = reading;
 }
 

@@ -28,6 +28,8 @@ export interface ContainerInfo {
   readonly restartCount: number;
   /** `running`, `paused`, `exited`, `created`, ... */
   readonly state: string;
+  /** When the container last started (`State.StartedAt`), ms since the epoch; 0 if unknown. */
+  readonly startedAtMs?: number;
 }
 
 /** A change the catalog announces. */

@@ -116,7 +116,7 @@ export class ContainerReducer {
     this.#name = s.name;
     this.#totalMemory = s.totalMemory;
     if (this.#max && this.#n > 0) {
-      if (s.cpu > this.#cpu) this.#cpu = s.cpu;
+      if ((s.cpu ?? 0) > this.#cpu) this.#cpu = s.cpu ?? 0;
       if (s.memoryPercentage > this.#memPct) this.#memPct = s.memoryPercentage;
       if (s.memoryUse > this.#memUse) this.#memUse = s.memoryUse;
       if (s.blockIn > this.#blockIn) this.#blockIn = s.blockIn;
@@ -125,7 +125,7 @@ export class ContainerReducer {
       if (s.netOut > this.#netOut) this.#netOut = s.netOut;
       if (s.pids > this.#pids) this.#pids = s.pids;
     } else if (this.#max) {
-      this.#cpu = s.cpu;
+      this.#cpu = s.cpu ?? 0;
       this.#memPct = s.memoryPercentage;
       this.#memUse = s.memoryUse;
       this.#blockIn = s.blockIn;
@@ -134,7 +134,7 @@ export class ContainerReducer {
       this.#netOut = s.netOut;
       this.#pids = s.pids;
     } else {
-      this.#cpu += s.cpu;
+      this.#cpu += s.cpu ?? 0;
       this.#memPct += s.memoryPercentage;
       this.#memUse += s.memoryUse;
       this.#blockIn += s.blockIn;

@@ -86,7 +86,7 @@ async function withGate(
       const out: Harness["out"] = [];
       const gate = new SampleGate({
         catalog,
-        listener: (s, at) => out.push([s.id, s.name, s.cpu, at]),
+        listener: (s, at) => out.push([s.id, s.name, s.cpu ?? 0, at]),
         holdMs: 5000,
         maxHeldPerContainer: 3,
       });

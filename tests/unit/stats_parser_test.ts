@@ -43,7 +43,7 @@ function oracle(bytes: Uint8Array): { id: string; cpu: string; mem: string }[] {
 }
 
 const asOracle = (s: Sample[]) =>
-  s.map((x) => ({ id: x.id, cpu: `${x.cpu.toFixed(2)}%`, mem: "" }));
+  s.map((x) => ({ id: x.id, cpu: `${x.cpu!.toFixed(2)}%`, mem: "" }));
 
 for (const name of ["cli28-notrunc.jsonl", "cli20-notrunc.jsonl", "cli29_4-derived.jsonl"]) {
   Deno.test(`recording ${name}: one sample per container per redraw, as the oracle finds`, () => {
@@ -87,7 +87,7 @@ Deno.test("recording values are normalised to bytes and percent", () => {
   assert.equal(mem.totalMemory, Math.round(23.54 * 1024 ** 3));
   assert.equal(mem.memoryPercentage, 0.83);
   const burner = samples.filter((s) => s.name === "burner");
-  assert.ok(Math.max(...burner.map((s) => s.cpu)) > 40, "burner above 40 % CPU");
+  assert.ok(Math.max(...burner.map((s) => s.cpu ?? 0)) > 40, "burner above 40 % CPU");
   assert.ok(samples.some((s) => s.name === "short"), "2 s container sampled");
 });
 
