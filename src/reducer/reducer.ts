@@ -52,6 +52,53 @@ export interface ContainerRow {
   pids: number;
   /** Samples behind the row. */
   samples: number;
+  /** The interval's cgroup figures (issue 18); absent for the `docker stats` source. */
+  cgroup?: CgroupRow;
+}
+
+/**
+ * A row's figures from the cgroup files (src/sample.ts `CgroupFigures`), over one
+ * interval. Counters become `*Delta` sums of consecutive reads (conserved like the I/O deltas);
+ * gauges reduce by the mode; shares come from the interval's deltas. Null where the kernel or
+ * the layout has no value (the column is left out of the ILP line).
+ */
+export interface CgroupRow {
+  /** Cores the CFS quota allows (quota / period); null when unlimited. */
+  cpuLimit: number | null;
+  /** Throttled periods / periods in the interval x 100, percent; null without a quota. */
+  cpuThrottledPct: number | null;
+  /** Time throttled in the interval, µs. */
+  cpuThrottledUsDelta: number | null;
+  /** Anonymous memory, bytes (mode's rule). */
+  memoryAnon: number | null;
+  /** File-backed memory, bytes (mode's rule). */
+  memoryFile: number | null;
+  /** Processes OOM-killed in the interval. */
+  oomKillsDelta: number | null;
+  /** Times usage hit the limit in the interval. */
+  memoryMaxEventsDelta: number | null;
+  /** Major page faults in the interval. */
+  pgmajfaultDelta: number | null;
+  /** Share of the interval some task stalled on CPU, percent (v2 only). */
+  cpuPressurePct: number | null;
+  /** Share of the interval some task stalled on memory, percent (v2 only). */
+  memoryPressurePct: number | null;
+  /** Share of the interval all tasks stalled on memory, percent (v2 only). */
+  memoryPressureFullPct: number | null;
+  /** Share of the interval some task stalled on I/O, percent (v2 only). */
+  ioPressurePct: number | null;
+  /** Share of the interval all tasks stalled on I/O, percent (v2 only). */
+  ioPressureFullPct: number | null;
+  /** Received packets dropped in the interval. */
+  netRxDroppedDelta: number | null;
+  /** Sent packets dropped in the interval. */
+  netTxDroppedDelta: number | null;
+  /** Receive errors in the interval. */
+  netRxErrorsDelta: number | null;
+  /** Transmit errors in the interval. */
+  netTxErrorsDelta: number | null;
+  /** Task limit (`pids.max`); null when unlimited. */
+  pidsLimit: number | null;
 }
 
 /** Increase of a cumulative counter from `prev` to `cur`; a fall means a restart from zero. */
