@@ -15,6 +15,8 @@
 import assert from "node:assert/strict";
 import { startDaemon } from "../helpers/daemon.ts";
 import {
+  dataDisk,
+  engineStats,
   ensureBusyboxImage,
   mountHostRoot,
   removeContainers,
@@ -28,46 +30,6 @@ import { startQuestDB } from "../helpers/questdb.ts";
 const INTERVAL_MS = 10_000;
 const MiB = 1024 * 1024;
 const WRITTEN = 64 * MiB;
-
-/** What the Engine API reports for a container, reduced as docker/cli does. */
-interface ApiFigures {
-  memoryUse: number;
-  blockRead: number;
-  blockWrite: number;
-}
-
-/** `GET /containers/<id>/stats?stream=false` over the engine's socket, with curl. */
-async function engineStats(id: string): Promise<ApiFigures> {
-  const json = JSON.parse(
-    await sh("curl", [
-      "-s",
-      "--unix-socket",
-      "/var/run/docker.sock",
-      `http://localhost/containers/${id}/stats?stream=false`,
-    ]),
-  ) as {
-    memory_stats: { usage: number; stats: Record<string, number> };
-    blkio_stats: { io_service_bytes_recursive: { op: string; value: number }[] | null };
-  };
-  const m = json.memory_stats;
-  const inactive = m.stats.total_inactive_file ?? m.stats.inactive_file ?? 0;
-  const entries = json.blkio_stats.io_service_bytes_recursive ?? [];
-  const sum = (op: string) =>
-    entries.filter((e) => e.op.toLowerCase() === op).reduce((s, e) => s + e.value, 0);
-  return {
-    memoryUse: inactive < m.usage ? m.usage - inactive : m.usage,
-    blockRead: sum("read"),
-    blockWrite: sum("write"),
-  };
-}
-
-/** The block device holding the engine's data root (`/dev/vda` here), for a throttle rule. */
-async function dataDisk(): Promise<string> {
-  const root = await sh("docker", ["info", "-f", "{{.DockerRootDir}}"]);
-  const source = (await sh("df", ["--output=source", root])).split("\n").at(-1)!.trim();
-  if (!source.startsWith("/dev/")) throw new Error(`${root} is on ${source}, not a block device`);
-  return source;
-}
 
 /** Sleeps until `ms` past the start of the next interval. */
 function untilIntervalOffset(ms: number): Promise<void> {
