@@ -15,6 +15,7 @@ import { HttpTransport } from "../../src/ilp/http.ts";
 import { createQuestdbTransport } from "../../src/ilp/questdb.ts";
 import { InfluxTransport, parseInfluxTarget } from "../../src/ilp/influx.ts";
 import { until } from "../helpers/ilp.ts";
+import { silentServer } from "../helpers/silent.ts";
 import { withLogs } from "../helpers/logs.ts";
 
 function batch(endMs: number, rows = 2, table = "t"): Batch {
@@ -373,47 +374,9 @@ Deno.test("influx sink: 400 (partial write) and 422 are dropped and counted with
 });
 
 // ---------------------------------------------------------------------------------------------
-// Shutdown under a sink that never answers (issue 16). Before the fix `stop` awaited the
+// Shutdown under a sink that never answers (issue 16; the sink is tests/helpers/silent.ts). Before the fix `stop` awaited the
 // request in flight for its whole request_timeout (plus size), so a budget shorter than that
 // ran out before anything was spooled: here `stop` would not resolve at the deadline at all.
-
-/**
- * A stand-in for a server that accepts TCP connections and never answers: it reads what is
- * sent (a real QuestDB that committed the rows but whose answer is lost looks the same to the
- * client) and keeps the connection open, silent. No real server can be made to hang so.
- */
-function silentServer() {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const conns: Deno.Conn[] = [];
-  let received = "";
-  const accepting = (async () => {
-    for await (const conn of listener) {
-      conns.push(conn);
-      void (async () => {
-        const buf = new Uint8Array(65536);
-        const dec = new TextDecoder();
-        try {
-          for (let n; (n = await conn.read(buf)) !== null;) {
-            received += dec.decode(buf.subarray(0, n));
-          }
-        } catch { /* closed */ }
-      })();
-    }
-  })().catch(() => {});
-  return {
-    port: (listener.addr as Deno.NetAddr).port,
-    received: () => received,
-    close: async () => {
-      listener.close();
-      for (const c of conns) {
-        try {
-          c.close();
-        } catch { /* closed by the client */ }
-      }
-      await accepting;
-    },
-  };
-}
 
 Deno.test("stop under a sink that never answers: aborted at the deadline, all spooled, delivered once after a restart", async () => {
   const dir = await Deno.makeTempDir();
@@ -478,30 +441,22 @@ Deno.test("stop under a sink that never answers: aborted at the deadline, all sp
 
 Deno.test("stop under a TCP sink that never reads: the write is abandoned at the deadline, all spooled", async () => {
   const dir = await Deno.makeTempDir();
-  // A listener that accepts and never reads: once the socket buffers fill, writes block.
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const conns: Deno.Conn[] = [];
-  const accepting = (async () => {
-    for await (const c of listener) conns.push(c);
-  })().catch(() => {});
+  const silent = silentServer(false); // once the socket buffers fill, writes block
   try {
-    const port = (listener.addr as Deno.NetAddr).port;
     const t = createQuestdbTransport(
-      parseQuestdbTarget(`tcp::addr=127.0.0.1:${port};request_timeout=600000;`),
+      parseQuestdbTarget(`tcp::addr=127.0.0.1:${silent.port};request_timeout=600000;`),
     );
     const d = new Delivery({ transport: t, bufferRows: 1_000_000, spool: new Spool(dir) });
     d.start();
     const big = batch(1000, 400_000); // ~14 MB: more than the socket buffers take
     d.enqueue(big);
-    await until(() => conns.length > 0, "connected");
+    await until(() => silent.connections > 0, "connected");
     const t0 = performance.now();
     assert.equal(await d.stop(Date.now() + 300), 400_000);
     assert.ok(performance.now() - t0 < 5000, "stop did not wait for the write");
     assert.deepEqual(await spooled(dir), [big]);
   } finally {
-    listener.close();
-    for (const c of conns) c.close();
-    await accepting;
+    await silent.close();
     await Deno.remove(dir, { recursive: true });
   }
 });
