@@ -95,6 +95,7 @@ export class HttpTransport implements IlpTransport {
 
   /**
    * POSTs `body` (complete ILP rows) to `/write?precision=n`.
+   * @param signal aborts the request (shutdown's deadline): it then throws, retryable.
    * @throws {IlpDeliveryError} see the class documentation.
    */
   async send(body: string, signal?: AbortSignal): Promise<void> {

@@ -245,6 +245,7 @@ export class InfluxTransport implements IlpTransport {
 
   /**
    * POSTs `body` (complete ILP rows) to the write endpoint.
+   * @param signal aborts the request (shutdown's deadline): it then throws, retryable.
    * @throws {IlpDeliveryError} see the class documentation.
    */
   async send(body: string, signal?: AbortSignal): Promise<void> {

@@ -74,6 +74,7 @@ export class TcpTransport implements IlpTransport {
 
   /**
    * Writes `body` (complete ILP rows) to the connection, connecting first if needed.
+   * @param signal aborts the request (shutdown's deadline): it then throws, retryable.
    * @throws {IlpDeliveryError} (retryable) when connecting or writing fails.
    */
   send(body: string, signal?: AbortSignal): Promise<void> {
