@@ -9,6 +9,7 @@ import { type ClientConfig, parseQuestdbTarget } from "../ilp/config.ts";
 import { IlpEncoder } from "../ilp/encoder.ts";
 import type { Mode } from "../reducer/reducer.ts";
 import { validateDiskArgument } from "../disks/collector.ts";
+import { MAX_BUFFER_ROWS } from "../delivery/queue.ts";
 import { describeConfig } from "../ilp/config.ts";
 import { readCaCerts } from "../ilp/tls.ts";
 import {
@@ -162,11 +163,12 @@ function collectDisk(value: string, previous: string[]): string[] {
   return [...previous, wrap(validateDiskArgument)(value)];
 }
 
-function positiveInt(min: number, max: number): (v: string) => number {
+function positiveInt(min: number, max: number, why?: string): (v: string) => number {
   return (v) => {
     const n = Number(v);
     if (!/^\d+$/.test(v) || n < min || n > max) {
-      throw new InvalidArgumentError(`Allowed: a whole number from ${min} to ${max}.`);
+      const because = why === undefined ? "" : ` (${why})`;
+      throw new InvalidArgumentError(`Allowed: a whole number from ${min} to ${max}${because}.`);
     }
     return n;
   };
@@ -314,7 +316,13 @@ export function parseFlags(
     .option(
       "--buffer-rows <n>",
       "most rows held for delivery; oldest dropped beyond",
-      wrap(positiveInt(1, 100_000_000)),
+      wrap(
+        positiveInt(
+          1,
+          MAX_BUFFER_ROWS,
+          "the queue must fit in one V8 string, 2^29-24 characters: about 512 a row",
+        ),
+      ),
       100_000,
     )
     .option(

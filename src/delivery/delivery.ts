@@ -12,8 +12,13 @@
  *   60 s. A `Retry-After` on the error is a floor for the next wait (up to 15 minutes).
  * - A failure is logged at warning once the quick retries are over, and again only when its
  *   kind (HTTP status, or no answer) changes; a recovery after that is logged at info.
- * - While delivery fails, the queue is written to the spool at most every `spoolEveryMs`, and
- *   on shutdown; a delivered queue removes the spool.
+ * - While delivery fails, the batches not yet spooled are appended to the spool (spool.ts) at
+ *   most every `spoolEveryMs`, and on shutdown; delivered, refused or dropped batches leave it.
+ * - Shutdown ({@link Delivery.stop}) never waits past its deadline: the request in flight is
+ *   aborted then, and whatever is queued, that request's batches included, is spooled. A batch
+ *   the server committed just before the abort is thus both delivered and spooled; its resend
+ *   after a restart replaces the same rows (DEDUP UPSERT KEYS on QuestDB; InfluxDB's rule for
+ *   a point with the same measurement, tags and time), so it is stored once.
  *
  * Sources: QuestDB ILP over HTTP error handling (docs "ILP overview: HTTP transaction
  * semantics"; py-questdb-client docs/conf.rst for `retry_timeout`); Telegraf's output buffer
@@ -109,13 +114,14 @@ export class Delivery implements RowSink {
   #loop: Promise<void> | null = null;
   #wake: (() => void) | null = null;
   #streak: FailureStreak | null = null;
+  /** Aborts the request in flight at the shutdown deadline. */
+  readonly #abort = new AbortController();
   #lastSpoolAt = 0;
-  /** Whether the spool file may hold rows not yet delivered. */
-  #spoolDirty = false;
   #spooledSinceChange = true;
   #spoolTimer: ReturnType<typeof setTimeout> | undefined;
-  /** The spool's writes and removals, one at a time in call order. */
+  /** The spool's updates, one at a time in call order; none after `stop` wrote the last. */
   #spoolChain: Promise<void> = Promise.resolve();
+  #spoolClosed = false;
 
   /** Makes an idle delivery loop; call {@link Delivery.start}. */
   constructor(o: DeliveryOptions) {
@@ -145,19 +151,19 @@ export class Delivery implements RowSink {
    */
   async loadSpool(): Promise<number> {
     if (!this.#spool) return 0;
-    const batches = await this.#spool.read();
+    const batches = await this.#spool.load(this.#queue.nextSeq);
     let rows = 0;
     for (const b of batches) {
       this.#add(b);
       rows += b.rows;
     }
     if (rows > 0) {
-      this.#spoolDirty = true;
       log.info("Loaded {rows} undelivered rows ({batches} intervals) from {path}", {
         rows,
         batches: batches.length,
         path: this.#spool.path,
       });
+      await this.#syncSpool(false); // rows dropped above leave the files too
     }
     return rows;
   }
@@ -174,6 +180,7 @@ export class Delivery implements RowSink {
   #add(batch: Batch): void {
     const dropped = this.#queue.push(batch);
     if (dropped > 0) {
+      void this.#syncSpool(false); // the dropped rows leave the spool too
       this.stats.droppedRows += dropped;
       log.warn(
         "Delivery queue full ({capacity} rows): dropped the {dropped} oldest rows " +
@@ -191,40 +198,44 @@ export class Delivery implements RowSink {
   }
 
   /**
-   * Stops the loop: tries to deliver what is queued until `deadlineMs` (epoch ms), then writes
-   * whatever is left to the spool and closes the transport.
+   * Stops the loop: tries to deliver what is queued until `deadlineMs` (epoch ms), aborts the
+   * request in flight then (never waiting for a transport that ignores the abort), writes
+   * whatever is left to the spool and closes the transport. The spool write follows the
+   * deadline, so the caller's budget must leave time for it (src/service/lifecycle.ts).
    * @returns rows left undelivered (spooled if a spool is configured).
    */
   async stop(deadlineMs: number): Promise<number> {
     this.#running = false;
     clearTimeout(this.#spoolTimer);
-    this.#wake?.();
-    await this.#loop;
-    while (this.#queue.length > 0 && Date.now() < deadlineMs) {
-      const outcome = await this.#sendOnce(deadlineMs - Date.now());
-      if (outcome === "retry") break;
-    }
-    const left = this.#queue.rows;
-    await this.#spoolIo(async (spool) => {
-      if (left === 0 && !this.#spoolDirty) return;
-      try {
-        await spool.write(this.#queue.toArray());
-        this.#spoolDirty = left > 0;
-        if (left > 0) {
-          log.warn("Shutdown with {rows} undelivered rows: spooled to {path}", {
-            rows: left,
-            path: spool.path,
-          });
-        }
-      } catch (e) {
-        log.error("Cannot write spool {path}: {error}; {rows} rows lost", {
-          path: spool.path,
-          error: (e as Error).message,
-          rows: left,
-        });
-      }
+    const signal = this.#abort.signal;
+    const timer = setTimeout(
+      () => this.#abort.abort(new Error("shutdown deadline")),
+      Math.max(0, deadlineMs - Date.now()),
+    );
+    const aborted = new Promise<"retry">((r) => {
+      if (signal.aborted) r("retry");
+      signal.addEventListener("abort", () => r("retry"), { once: true });
     });
-    await this.#t.close().catch(() => {});
+    this.#wake?.();
+    await Promise.race([this.#loop, aborted]);
+    while (this.#queue.length > 0 && !signal.aborted) {
+      if (await Promise.race([this.#sendOnce(), aborted]) === "retry") break;
+    }
+    clearTimeout(timer);
+    const left = this.#queue.rows;
+    const spooled = await this.#syncSpool(true);
+    this.#spoolClosed = true; // a request still out cannot change the spool any more
+    if (left > 0 && spooled) {
+      log.warn("Shutdown with {rows} undelivered rows: spooled to {path}", {
+        rows: left,
+        path: this.#spool!.path,
+      });
+    } else if (left > 0) {
+      log.error("Shutdown with {rows} undelivered rows, not spooled: they are lost", {
+        rows: left,
+      });
+    }
+    await Promise.race([this.#t.close().catch(() => {}), aborted]);
     return left;
   }
 
@@ -273,8 +284,15 @@ export class Delivery implements RowSink {
     return Date.now() - s.startedAt < this.#retryTimeout;
   }
 
-  /** One request: the oldest batches up to the row cap. */
-  async #sendOnce(timeLeftMs?: number): Promise<"ok" | "rejected" | "retry"> {
+  /** One request: the oldest batches up to the row cap; then the spool drops what left. */
+  async #sendOnce(): Promise<"ok" | "rejected" | "retry"> {
+    const outcome = await this.#attempt();
+    // Always: a spool write under way may be about to add batches that just left the queue.
+    if (outcome !== "retry") await this.#syncSpool(false);
+    return outcome;
+  }
+
+  async #attempt(): Promise<"ok" | "rejected" | "retry"> {
     let batches = this.#queue.peek(64);
     let rows = 0;
     let n = 0;
@@ -293,8 +311,7 @@ export class Delivery implements RowSink {
         this.#prepared = true;
         started = performance.now(); // the publish log times the request alone
       }
-      if (timeLeftMs !== undefined && timeLeftMs <= 0) return "retry";
-      await this.#t.send(body);
+      await this.#t.send(body, this.#abort.signal);
     } catch (e) {
       const err = e instanceof Error ? e : new Error(String(e));
       if (e instanceof IlpDeliveryError && !e.retryable) {
@@ -315,14 +332,6 @@ export class Delivery implements RowSink {
       ms,
       target: this.#t.target,
     });
-    if (this.#queue.length === 0) {
-      // After any spool write still under way: it would bring back delivered rows.
-      await this.#spoolIo(async (spool) => {
-        if (this.#queue.length > 0 || !this.#spoolDirty) return;
-        await spool.remove().catch(() => {});
-        this.#spoolDirty = false;
-      });
-    }
     return "ok";
   }
 
@@ -379,7 +388,7 @@ export class Delivery implements RowSink {
     for (const b of batches) {
       if (this.#queue.peek(1)[0] !== b) break;
       try {
-        await this.#t.send(b.ilp);
+        await this.#t.send(b.ilp, this.#abort.signal);
         this.#queue.shift();
         this.#answered();
         this.stats.deliveredRows += b.rows;
@@ -409,34 +418,35 @@ export class Delivery implements RowSink {
     }
     this.#lastSpoolAt = now;
     this.#spooledSinceChange = true;
-    await this.#spoolIo(async (spool) => {
-      try {
-        const batches = this.#queue.toArray();
-        await spool.write(batches);
-        this.#spoolDirty = batches.length > 0;
-        log.debug("Spooled {rows} undelivered rows to {path}", {
-          rows: this.#queue.rows,
-          path: spool.path,
-        });
-      } catch (e) {
-        log.error("Cannot write spool {path}: {error}", {
-          path: spool.path,
-          error: (e as Error).message,
-        });
-      }
-    });
+    if (await this.#syncSpool(true)) {
+      log.debug("Spooled {rows} undelivered rows to {path}", {
+        rows: this.#queue.rows,
+        path: this.#spool.path,
+      });
+    }
   }
 
   /**
-   * Runs `op` on the spool after every spool operation called before it: a write that is
-   * still under way (started from `enqueue`) can then neither recreate a spool that a
-   * delivery has just removed, nor finish after `stop` has written the last one.
+   * Brings the spool in line with the queue (spool.ts `sync`), after every update called
+   * before it, so that one still under way (started from `enqueue`) can neither bring back
+   * batches a delivery has just removed nor finish after `stop` wrote the last one.
+   * @param append also write the queued batches not yet spooled.
+   * @returns whether it succeeded (a failure is logged; the next update retries it).
    */
-  #spoolIo(op: (spool: Spool) => Promise<void>): Promise<void> {
+  #syncSpool(append: boolean): Promise<boolean> {
     const spool = this.#spool;
-    if (spool === undefined) return Promise.resolve();
-    const run = this.#spoolChain.then(() => op(spool));
-    this.#spoolChain = run.catch(() => {});
+    if (spool === undefined || this.#spoolClosed) return Promise.resolve(false);
+    const run = this.#spoolChain.then(() => spool.sync(this.#queue, append)).then(
+      () => true,
+      (e) => {
+        log.error("Cannot update spool {path}: {error}", {
+          path: spool.path,
+          error: (e as Error).message,
+        });
+        return false;
+      },
+    );
+    this.#spoolChain = run.then(() => {});
     return run;
   }
 }

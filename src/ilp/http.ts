@@ -95,9 +95,10 @@ export class HttpTransport implements IlpTransport {
 
   /**
    * POSTs `body` (complete ILP rows) to `/write?precision=n`.
+   * @param signal aborts the request (shutdown's deadline): it then throws, retryable.
    * @throws {IlpDeliveryError} see the class documentation.
    */
-  async send(body: string): Promise<void> {
+  async send(body: string, signal?: AbortSignal): Promise<void> {
     if (body === "") return;
     const bytes = utf8.encode(body);
     if (bytes.length > this.#maxBodyBytes) {
@@ -115,6 +116,7 @@ export class HttpTransport implements IlpTransport {
       },
       requestDeadlineMs(this.#requestTimeoutMs, this.#minThroughput, bytes.length),
       "write",
+      signal,
     );
     if (res.status >= 200 && res.status < 300) {
       await res.body?.cancel();

@@ -46,14 +46,16 @@ export class HttpEndpoint {
    * @param init method, headers, body.
    * @param timeoutMs deadline for the answer's headers, ms.
    * @param what the request's purpose, for messages (`write`, `exec`).
+   * @param abort ends the request early (shutdown).
    * @returns the answer, whatever its status.
-   * @throws {IlpDeliveryError} (retryable) on a timeout or a network or TLS failure.
+   * @throws {IlpDeliveryError} (retryable) on a timeout, an abort or a network or TLS failure.
    */
   async request(
     pathAndQuery: string,
     init: RequestInit,
     timeoutMs: number,
     what: string,
+    abort?: AbortSignal,
   ): Promise<Response> {
     if (this.#clientOptions !== undefined && this.#client === undefined) {
       this.#client = Deno.createHttpClient(this.#clientOptions);
@@ -61,12 +63,20 @@ export class HttpEndpoint {
     const full: RequestInit & { client?: Deno.HttpClient } = {
       ...init,
       redirect: "manual",
-      signal: AbortSignal.timeout(timeoutMs),
+      signal: abort
+        ? AbortSignal.any([AbortSignal.timeout(timeoutMs), abort])
+        : AbortSignal.timeout(timeoutMs),
     };
     if (this.#client !== undefined) full.client = this.#client;
     try {
       return await fetch(this.origin + pathAndQuery, full);
     } catch (e) {
+      if (abort?.aborted) {
+        throw new IlpDeliveryError(
+          `${this.server} ${this.origin} ${what}: aborted: ${describeError(abort.reason)}`,
+          { retryable: true, cause: e },
+        );
+      }
       if (e instanceof DOMException && (e.name === "TimeoutError" || e.name === "AbortError")) {
         throw new IlpDeliveryError(
           `${this.server} ${this.origin} ${what}: no answer within ${timeoutMs} ms`,

@@ -245,9 +245,10 @@ export class InfluxTransport implements IlpTransport {
 
   /**
    * POSTs `body` (complete ILP rows) to the write endpoint.
+   * @param signal aborts the request (shutdown's deadline): it then throws, retryable.
    * @throws {IlpDeliveryError} see the class documentation.
    */
-  async send(body: string): Promise<void> {
+  async send(body: string, signal?: AbortSignal): Promise<void> {
     if (body === "") return;
     const bytes = utf8.encode(body);
     const headers: Record<string, string> = { "content-type": "text/plain; charset=utf-8" };
@@ -257,6 +258,7 @@ export class InfluxTransport implements IlpTransport {
       { method: "POST", headers, body: bytes },
       requestDeadlineMs(this.#timeoutMs, MIN_THROUGHPUT, bytes.length),
       "write",
+      signal,
     );
     if (res.status >= 200 && res.status < 300) {
       await res.body?.cancel();

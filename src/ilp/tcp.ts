@@ -74,11 +74,12 @@ export class TcpTransport implements IlpTransport {
 
   /**
    * Writes `body` (complete ILP rows) to the connection, connecting first if needed.
+   * @param signal aborts the request (shutdown's deadline): it then throws, retryable.
    * @throws {IlpDeliveryError} (retryable) when connecting or writing fails.
    */
-  send(body: string): Promise<void> {
+  send(body: string, signal?: AbortSignal): Promise<void> {
     if (body === "") return Promise.resolve();
-    const run = this.#queue.then(() => this.#send(body));
+    const run = this.#queue.then(() => this.#send(body, signal));
     this.#queue = run.catch(() => {});
     return run;
   }
@@ -90,7 +91,7 @@ export class TcpTransport implements IlpTransport {
     return run;
   }
 
-  async #send(body: string): Promise<void> {
+  async #send(body: string, signal?: AbortSignal): Promise<void> {
     const conn = this.#conn ?? await this.#connect();
     const bytes = utf8.encode(body);
     const ms = requestDeadlineMs(this.#timeoutMs, this.#minThroughput, bytes.length);
@@ -99,7 +100,7 @@ export class TcpTransport implements IlpTransport {
       while (off < bytes.length) off += await conn.write(bytes.subarray(off));
     };
     try {
-      await withDeadline(writeAll(), ms, `the server took no more data for ${ms} ms`);
+      await withDeadline(writeAll(), ms, `the server took no more data for ${ms} ms`, signal);
     } catch (e) {
       this.#drop();
       throw new IlpDeliveryError(
@@ -118,7 +119,7 @@ export class TcpTransport implements IlpTransport {
         const opts: Deno.ConnectTlsOptions = { hostname: this.#hostname, port: this.#port };
         if (this.#caCerts !== undefined) opts.caCerts = this.#caCerts;
         const started = Date.now();
-        const tls = await withDeadline(Deno.connectTls(opts), ms, late, closeConn);
+        const tls = await withDeadline(Deno.connectTls(opts), ms, late, undefined, closeConn);
         try {
           const left = Math.max(1, ms - (Date.now() - started));
           await withDeadline(tls.handshake(), left, `no TLS handshake within ${ms} ms`);
@@ -132,6 +133,7 @@ export class TcpTransport implements IlpTransport {
           Deno.connect({ hostname: this.#hostname, port: this.#port }),
           ms,
           late,
+          undefined,
           closeConn,
         );
         try {
@@ -180,27 +182,36 @@ function closeConn(conn: Deno.Conn): void {
 }
 
 /**
- * Resolves as `work` does, or rejects with Error(`message`) after `ms`. If the deadline wins
- * and `work` later yields a value, `dispose` gets it (to close a late connection).
+ * Resolves as `work` does, or rejects with Error(`message`) after `ms` (or at `abort`). If the
+ * deadline wins and `work` later yields a value, `dispose` gets it (to close a late connection).
  */
 async function withDeadline<T>(
   work: Promise<T>,
   ms: number,
   message: string,
+  abort?: AbortSignal,
   dispose?: (late: T) => void,
 ): Promise<T> {
   let timer: ReturnType<typeof setTimeout> | undefined;
+  let onAbort = () => {};
   let expired = false;
   const deadline = new Promise<never>((_, reject) => {
     timer = setTimeout(() => {
       expired = true;
       reject(new Error(message));
     }, ms);
+    onAbort = () => {
+      expired = true;
+      reject(new Error(`aborted: ${describeError(abort?.reason)}`));
+    };
+    if (abort?.aborted) onAbort();
+    abort?.addEventListener("abort", onAbort);
   });
   try {
     return await Promise.race([work, deadline]);
   } finally {
     clearTimeout(timer);
+    abort?.removeEventListener("abort", onAbort);
     if (expired) {
       work.then((late) => dispose?.(late), () => {});
     }

@@ -23,9 +23,10 @@ export interface IlpTransport {
    * Sends `body`. An empty body sends nothing.
    * Resolves once delivered (HTTP: the server answered 2xx, the rows are committed; TCP: the
    * bytes were handed to the operating system, no acknowledgement exists).
+   * @param signal aborts the request (shutdown's deadline); it then throws, retryable.
    * @throws {IlpDeliveryError} when the rows were (or may not have been) delivered.
    */
-  send(body: string): Promise<void>;
+  send(body: string, signal?: AbortSignal): Promise<void>;
   /** Releases connections. The transport may be used again afterwards (it reconnects). */
   close(): Promise<void>;
   /**

@@ -1,7 +1,9 @@
 /**
- * Signals and the shutdown budget: SIGTERM or SIGINT starts one orderly stop, which must end
- * within {@link SHUTDOWN_BUDGET_MS} (systemd's `TimeoutStopSec=` default is 90 s; the unit sets
- * 10 s), else the process exits anyway.
+ * Signals and the shutdown budget: SIGTERM or SIGINT starts one orderly stop. Delivery attempts
+ * end {@link SHUTDOWN_BUDGET_MS} after the signal (the request in flight is aborted then), the
+ * queue is spooled right after, and a guard exits anyway at {@link STOP_GUARD_MS}: both under
+ * the units' `TimeoutStopSec=30s` (systemd/*.service; tests/unit/lifecycle_test.ts checks),
+ * after which systemd sends SIGKILL.
  *
  * @module
  */
@@ -9,8 +11,14 @@ import { getLogger } from "@logtape/logtape";
 
 const log = getLogger(["container-statsd"]);
 
-/** Time from the signal to the end of delivery attempts, ms; spooling follows within 1 s. */
-export const SHUTDOWN_BUDGET_MS = 9000;
+/** Time from the signal to the end of delivery attempts, ms (QuestDB's request_timeout). */
+export const SHUTDOWN_BUDGET_MS = 10_000;
+
+/**
+ * Time from the signal to the guard's exit, ms: the budget plus 15 s for the spool write
+ * (hundreds of MB at disk speed), 5 s under the units' `TimeoutStopSec=30s`.
+ */
+export const STOP_GUARD_MS = 25_000;
 
 /**
  * Resolves with the first SIGTERM or SIGINT; later signals are ignored (the stop is under way).
@@ -26,14 +34,15 @@ export function waitForStopSignal(): Promise<Deno.Signal> {
 
 /**
  * Runs the stop steps with a deadline. A guard timer exits the process with status 0 when the
- * steps overrun the budget by 500 ms (a hung step must not keep systemd waiting).
+ * steps are not done {@link STOP_GUARD_MS} after the call (a hung step must not keep systemd
+ * waiting until its SIGKILL).
  * @param steps receives the deadline (epoch ms) by which delivery attempts must end.
  */
 export async function shutdown(steps: (deadlineMs: number) => Promise<void>): Promise<void> {
   const guard = setTimeout(() => {
-    log.error("Shutdown took longer than {ms} ms; exiting", { ms: SHUTDOWN_BUDGET_MS });
+    log.error("Shutdown took longer than {ms} ms; exiting", { ms: STOP_GUARD_MS });
     Deno.exit(0);
-  }, SHUTDOWN_BUDGET_MS + 500);
+  }, STOP_GUARD_MS);
   try {
     await steps(Date.now() + SHUTDOWN_BUDGET_MS);
   } finally {

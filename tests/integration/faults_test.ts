@@ -12,6 +12,7 @@ import { ensureBusyboxImage, removeContainers, runContainer, sh } from "../helpe
 import { type DaemonProcess, READY_LINE, startDaemon } from "../helpers/daemon.ts";
 import { type QuestDB, startQuestDB } from "../helpers/questdb.ts";
 import { requires } from "../helpers/requires.ts";
+import { silentServer } from "../helpers/silent.ts";
 
 const INTERVAL_MS = 5000;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -84,6 +85,26 @@ async function steadyRows(s: Scenario, expectAtLeast: number): Promise<number[]>
   return res.dataset.map((r) => Date.parse(r[0] as string));
 }
 
+/** A batch in the spool. */
+interface SpooledBatch {
+  endMs: number;
+  rows: number;
+  ilp: string;
+}
+
+/**
+ * The batches in the QuestDB sink's spool files (`spool.<n>.jsonl` segments, src/delivery/
+ * spool.ts), oldest first: what the next start loads.
+ */
+function spoolBatches(dir: string): SpooledBatch[] {
+  return [...Deno.readDirSync(dir)].map((e) => e.name)
+    .filter((n) => /^spool\.\d{12}\.jsonl$/.test(n)).sort()
+    .flatMap((n) =>
+      Deno.readTextFileSync(`${dir}/${n}`).split("\n").slice(1).filter((l) => l !== "")
+        .map((l) => JSON.parse(l) as SpooledBatch)
+    );
+}
+
 /** Every interval from the first row to the last is there once. */
 function assertContiguous(ts: number[], label: string): void {
   assert.ok(ts.length >= 2, `${label}: ${ts.length} rows`);
@@ -141,8 +162,7 @@ Deno.test({
       // The partial interval at SIGTERM is stamped with the end of the interval it belongs to.
       const partialEnd = (Math.floor(stoppedAt / INTERVAL_MS) + 1) * INTERVAL_MS;
       assert.ok(d1.lines.some((l) => /Shutdown with \d+ undelivered rows: spooled/.test(l)));
-      const spooled = Deno.readTextFileSync(`${s.spoolDir}/spool.jsonl`);
-      assert.ok(spooled.split("\n").length > 2, "spool holds batches");
+      assert.ok(spoolBatches(s.spoolDir).length > 0, "spool holds batches");
 
       const d2 = s.daemon();
       await d2.waitForLog(/Loaded \d+ undelivered rows/);
@@ -157,7 +177,7 @@ Deno.test({
       assertContiguous(ts.filter((t) => t <= partialEnd), "fault 3, first daemon");
       assert.equal(ts.filter((t) => t <= partialEnd).at(-1), partialEnd, "partial interval");
       assertContiguous(ts.filter((t) => t >= partialEnd), "fault 3, second daemon");
-      assert.throws(() => Deno.statSync(`${s.spoolDir}/spool.jsonl`), "spool removed");
+      assert.deepEqual([...Deno.readDirSync(s.spoolDir)], [], "spool removed");
     }),
 });
 
@@ -171,10 +191,7 @@ Deno.test({
       await s.qdb.stop();
       await boundaries(3, 3000);
       await d1.waitForLog(/Spooled \d+ undelivered rows/);
-      const spooled = Deno.readTextFileSync(`${s.spoolDir}/spool.jsonl`);
-      const spooledEnds = spooled.split("\n").slice(1).filter((l) => l).map((l) =>
-        (JSON.parse(l) as { endMs: number }).endMs
-      );
+      const spooledEnds = spoolBatches(s.spoolDir).map((b) => b.endMs);
       await d1.stop("SIGKILL");
       assert.ok(spooledEnds.length >= 1);
 
@@ -262,4 +279,79 @@ Deno.test({
       assert.ok(d.lines.some((l) => /docker stats exited|Restarting docker stats/.test(l)));
     });
   },
+});
+
+Deno.test({
+  ...opts,
+  name:
+    "fault 7: SIGTERM while the sink accepts and never answers: exit 0 within TimeoutStopSec, " +
+    "all spooled; a restart delivers each row once, a second replay of the spool too",
+  fn: () =>
+    scenario(async (s) => {
+      const unit = Deno.readTextFileSync(
+        new URL("../../systemd/container-statsd.service", import.meta.url),
+      );
+      const stopTimeoutMs = Number(/^TimeoutStopSec=(\d+)s$/m.exec(unit)![1]) * 1000;
+      // The sink: a stand-in that accepts connections on an HTTP port and never answers
+      // (tests/helpers/silent.ts); a request timeout of 60 s, so only shutdown can end it.
+      const silent = silentServer();
+      try {
+        const d1 = s.daemon([
+          "--questdb",
+          `http::addr=127.0.0.1:${silent.port};request_timeout=60000;`,
+        ]);
+        await d1.waitForLog(READY_LINE);
+        await boundaries(2, 500);
+        assert.ok(silent.received().length > 0, "a request is out to the silent sink");
+        const stoppedAt = Date.now();
+        const { code, ms } = await d1.stop("SIGTERM");
+        assert.equal(code, 0);
+        assert.ok(ms < stopTimeoutMs, `exited ${Math.round(ms)} ms after SIGTERM`);
+        console.log(
+          `exit 0 ${Math.round(ms)} ms after SIGTERM (TimeoutStopSec ${stopTimeoutMs} ms)`,
+        );
+        const steady = `name=${s.prefix}steady`;
+        const ends = spoolBatches(s.spoolDir).filter((b) => b.ilp.includes(steady)).map((b) =>
+          b.endMs
+        );
+        const partialEnd = (Math.floor(stoppedAt / INTERVAL_MS) + 1) * INTERVAL_MS;
+        assert.ok(ends.length >= 2, `spooled intervals of the steady container: ${ends}`);
+        assert.equal(ends.at(-1), partialEnd, "the partial interval is spooled");
+        const saved = spoolBatches(s.spoolDir);
+
+        // A restart against the real QuestDB delivers the spool: each interval once.
+        const d2 = s.daemon();
+        await d2.waitForLog(/Loaded \d+ undelivered rows/);
+        await d2.waitForLog(/Published \d+ rows/, 30_000);
+        assert.equal((await d2.stop()).code, 0);
+        const ts = await steadyRows(s, ends.length);
+        for (const end of ends) {
+          assert.equal(ts.filter((t) => t === end).length, 1, `interval ${end} once`);
+        }
+        assert.equal(new Set(ts).size, ts.length, "no duplicates");
+
+        // The same rows delivered again (a batch QuestDB committed just before the abort is
+        // both delivered and spooled): DEDUP UPSERT KEYS keep one row per timestamp.
+        Deno.writeTextFileSync(
+          `${s.spoolDir}/spool.000000000001.jsonl`,
+          [
+            JSON.stringify({ spool: "container-statsd", version: 1 }),
+            ...saved.map((b) => JSON.stringify(b)),
+            "",
+          ].join("\n"),
+        );
+        const d3 = s.daemon();
+        await d3.waitForLog(/Loaded \d+ undelivered rows/);
+        await d3.waitForLog(/Published \d+ rows/, 30_000);
+        assert.equal((await d3.stop()).code, 0);
+        await s.qdb.walApplied();
+        const again = await steadyRows(s, ts.length);
+        for (const end of ends) {
+          assert.equal(again.filter((t) => t === end).length, 1, `interval ${end} still once`);
+        }
+        assert.equal(new Set(again).size, again.length, "no duplicates after the replay");
+      } finally {
+        await silent.close();
+      }
+    }),
 });

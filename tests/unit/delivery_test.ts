@@ -12,8 +12,10 @@ import type { Batch } from "../../src/delivery/queue.ts";
 import { Spool } from "../../src/delivery/spool.ts";
 import { parseConfigString, parseQuestdbTarget } from "../../src/ilp/config.ts";
 import { HttpTransport } from "../../src/ilp/http.ts";
+import { createQuestdbTransport } from "../../src/ilp/questdb.ts";
 import { InfluxTransport, parseInfluxTarget } from "../../src/ilp/influx.ts";
 import { until } from "../helpers/ilp.ts";
+import { silentServer } from "../helpers/silent.ts";
 import { withLogs } from "../helpers/logs.ts";
 
 function batch(endMs: number, rows = 2, table = "t"): Batch {
@@ -123,6 +125,9 @@ Deno.test("full queue while QuestDB is down: oldest rows dropped and counted", a
   await d.stop(Date.now() + 200);
 });
 
+/** The batches a start would load from the spool directory `dir` (read by a fresh Spool). */
+const spooled = (dir: string, file?: string) => new Spool(dir, file).load(0);
+
 Deno.test("shutdown during an outage spools; a new Delivery loads and sends it first", async () => {
   const dir = await Deno.makeTempDir();
   try {
@@ -134,7 +139,7 @@ Deno.test("shutdown during an outage spools; a new Delivery loads and sends it f
     d1.enqueue(batch(2000));
     await until(() => d1.stats.failures >= 1, "d1.stats.failures >= 1");
     assert.equal(await d1.stop(Date.now() + 100), 4);
-    assert.equal((await spool.read()).length, 2);
+    assert.equal((await spooled(dir)).length, 2);
 
     const s = standIn([]);
     const up = new HttpTransport(parseQuestdbTarget(`http::addr=127.0.0.1:${s.port};`));
@@ -366,4 +371,92 @@ Deno.test("influx sink: 400 (partial write) and 422 are dropped and counted with
     await d.stop(Date.now() + 1000);
     await s.server.shutdown();
   });
+});
+
+// ---------------------------------------------------------------------------------------------
+// Shutdown under a sink that never answers (issue 16; the sink is tests/helpers/silent.ts). Before the fix `stop` awaited the
+// request in flight for its whole request_timeout (plus size), so a budget shorter than that
+// ran out before anything was spooled: here `stop` would not resolve at the deadline at all.
+
+Deno.test("stop under a sink that never answers: aborted at the deadline, all spooled, delivered once after a restart", async () => {
+  const dir = await Deno.makeTempDir();
+  const silent = silentServer();
+  try {
+    await withLogs(async (records) => {
+      const realSetTimeout = globalThis.setTimeout;
+      const clock = FakeTimers.withGlobal(globalThis).install({
+        now: Date.parse("2024-05-01T12:00:00Z"),
+        toFake: ["setTimeout", "clearTimeout", "Date"],
+      });
+      try {
+        // request_timeout of 10 minutes: only the shutdown deadline can end the request.
+        const t = new HttpTransport(
+          parseQuestdbTarget(`http::addr=127.0.0.1:${silent.port};request_timeout=600000;`),
+        );
+        const d = new Delivery({ transport: t, bufferRows: 100, spool: new Spool(dir) });
+        d.start();
+        d.enqueue(batch(1000));
+        const realEnd = performance.now() + 10_000;
+        while (!silent.received().includes(batch(1000).ilp)) {
+          assert.ok(performance.now() < realEnd, "the request reached the silent server");
+          await new Promise((r) => realSetTimeout(r, 5));
+        }
+        d.enqueue(batch(2000)); // the partial interval, published at shutdown
+        let resolved = false;
+        const stopped = d.stop(Date.now() + 9000).then((left) => (resolved = true, left));
+        await clock.tickAsync(8999);
+        assert.equal(resolved, false, "delivery is tried until the deadline");
+        await clock.tickAsync(1);
+        while (!resolved) {
+          assert.ok(performance.now() < realEnd, "stop resolved at the deadline");
+          await new Promise((r) => realSetTimeout(r, 5));
+        }
+        assert.equal(await stopped, 4);
+        assert.equal(Date.now(), Date.parse("2024-05-01T12:00:09Z"), "no later than the deadline");
+      } finally {
+        clock.uninstall();
+      }
+      assert.ok(logged(records, "warning", "Shutdown with").length === 1);
+    });
+    assert.deepEqual(await spooled(dir), [batch(1000), batch(2000)], "in-flight batch included");
+
+    // The restart: the server that received batch 1000 (it may have committed it) gets the
+    // same bytes again, so QuestDB's DEDUP UPSERT KEYS(timestamp, ...) stores each row once
+    // (tests/integration/faults_test.ts shows that on a real QuestDB).
+    const s = standIn([]);
+    const up = new HttpTransport(parseQuestdbTarget(`http::addr=127.0.0.1:${s.port};`));
+    const d2 = new Delivery({ transport: up, bufferRows: 100, spool: new Spool(dir) });
+    assert.equal(await d2.loadSpool(), 4);
+    d2.start();
+    await until(() => d2.stats.deliveredRows === 4, "d2.stats.deliveredRows === 4");
+    assert.equal(s.bodies.join(""), batch(1000).ilp + batch(2000).ilp, "each batch once");
+    await until(() => [...Deno.readDirSync(dir)].length === 0, "the spool emptied");
+    await d2.stop(Date.now() + 1000);
+    await s.server.shutdown();
+  } finally {
+    await silent.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("stop under a TCP sink that never reads: the write is abandoned at the deadline, all spooled", async () => {
+  const dir = await Deno.makeTempDir();
+  const silent = silentServer(false); // once the socket buffers fill, writes block
+  try {
+    const t = createQuestdbTransport(
+      parseQuestdbTarget(`tcp::addr=127.0.0.1:${silent.port};request_timeout=600000;`),
+    );
+    const d = new Delivery({ transport: t, bufferRows: 1_000_000, spool: new Spool(dir) });
+    d.start();
+    const big = batch(1000, 400_000); // ~14 MB: more than the socket buffers take
+    d.enqueue(big);
+    await until(() => silent.connections > 0, "connected");
+    const t0 = performance.now();
+    assert.equal(await d.stop(Date.now() + 300), 400_000);
+    assert.ok(performance.now() - t0 < 5000, "stop did not wait for the write");
+    assert.deepEqual(await spooled(dir), [big]);
+  } finally {
+    await silent.close();
+    await Deno.remove(dir, { recursive: true });
+  }
 });

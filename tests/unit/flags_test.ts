@@ -113,6 +113,10 @@ Deno.test("a bad value: one line naming the flag and what is allowed, exit code 
       /--buffer-rows <n>' argument '0' is invalid\. Allowed: a whole number/,
     ],
     [
+      ["-n", "h", "--buffer-rows", "100000000"],
+      /--buffer-rows <n>' argument '100000000' is invalid\. Allowed: a whole number from 1 to 1000000 \(the queue must fit in one V8 string/,
+    ],
+    [
       ["-n", "h", "-q", "http::addr=db:9000;bogus=1;"],
       /--questdb <target>' is invalid\..*bogus.*Allowed: a host, host:port/,
     ],

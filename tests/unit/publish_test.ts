@@ -194,3 +194,72 @@ Deno.test("intervals reach the sinks in the order they were published", async ()
   await Promise.all([first, second]);
   assert.deepEqual(sink.batches.map((b) => b.endMs), [END_MS, END_MS + 60_000]);
 });
+
+// The publish chain (issue 16, "The publish chain can die"): before the fix every publish was
+// chained on one promise with no catch, so one throw rejected the chain for good: every later
+// `publish` returned the same rejection without running, and main.ts's `void` made it an
+// unhandled rejection. Each test below throws once and then expects the next interval.
+
+/** A recorder whose `enqueue` throws the first time. */
+class FlakySink extends RecordingSink {
+  #throws = 1;
+  override enqueue(batch: Parameters<RecordingSink["enqueue"]>[0]): void {
+    if (this.#throws-- > 0) throw new Error("sink broke");
+    super.enqueue(batch);
+  }
+}
+
+Deno.test("a sink that throws once loses that batch alone; the next interval reaches it", async () => {
+  await withLogs(async (records) => {
+    const flaky = new FlakySink("questdb");
+    const other = new RecordingSink("influxdb");
+    const p = publisher([flaky, other]);
+    await p.publish({ endMs: END_MS, rows: [containerRow("web")] });
+    await p.publish({ endMs: END_MS + 5000, rows: [containerRow("web")] });
+    assert.deepEqual(flaky.batches.map((b) => b.endMs), [END_MS + 5000]);
+    assert.deepEqual(other.batches.map((b) => b.endMs), [END_MS, END_MS + 5000]);
+    assert.equal(other.batches[0]!.rows, 1, "the other sink's batch is whole");
+    assert.equal(p.publishErrors, 1);
+    const errors = records.filter((r) => r.level === "error");
+    assert.equal(errors.length, 1);
+    assert.equal(errors[0]!.properties["error"], "sink broke");
+  });
+});
+
+Deno.test("an error after the batches are queued (onPublished) does not stop later publishes", async () => {
+  await withLogs(async () => {
+    const sink = new RecordingSink("questdb");
+    let calls = 0;
+    const p = new Publisher({
+      host: "h1",
+      containers: { name: "containerStats", decl: CONTAINER_TABLE },
+      sinks: [sink],
+      onPublished: () => {
+        if (++calls === 1) throw new Error("status failed");
+      },
+    });
+    await p.publish({ endMs: END_MS, rows: [containerRow("web")] });
+    await p.publish({ endMs: END_MS + 5000, rows: [containerRow("web")] });
+    assert.deepEqual(sink.batches.map((b) => b.endMs), [END_MS, END_MS + 5000]);
+    assert.equal(calls, 2);
+    assert.equal(p.publishErrors, 1);
+  });
+});
+
+Deno.test("a disk collector that throws (not rejects) once: logged; both intervals go out", async () => {
+  await withLogs(async (records) => {
+    const sink = new RecordingSink("questdb");
+    let calls = 0;
+    const p = publisher([sink], {
+      table: diskTable,
+      collect: () => {
+        if (++calls === 1) throw new Error("mountinfo vanished");
+        return Promise.resolve([diskReading("/dev/sda1")]);
+      },
+    });
+    await p.publish({ endMs: END_MS, rows: [containerRow("web")] });
+    await p.publish({ endMs: END_MS + 5000, rows: [containerRow("web")] });
+    assert.deepEqual(sink.batches.map((b) => b.rows), [1, 2]);
+    assert.ok(records.some((r) => r.properties["error"] === "mountinfo vanished"));
+  });
+});
