@@ -275,9 +275,19 @@ export class StatsdSink implements RowSink {
     return this.#sent;
   }
 
-  /** Sends what is buffered and closes the socket. @returns 0: nothing is ever held. */
-  stop(_deadlineMs: number): Promise<number> {
-    return new Promise((resolve) => this.#client.close(() => resolve(0)));
+  /**
+   * Sends what is buffered, closes the socket and logs the send errors of the run, if any.
+   * @returns 0: nothing is ever held.
+   */
+  async stop(_deadlineMs: number): Promise<number> {
+    await new Promise((resolve) => this.#client.close(resolve));
+    if (this.sendErrors > 0) {
+      log.warning("{sink}: {count} datagrams not sent in all", {
+        sink: this.name,
+        count: this.sendErrors,
+      });
+    }
+    return 0;
   }
 
   #send(m: StatsdMetric): void {

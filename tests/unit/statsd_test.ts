@@ -67,6 +67,15 @@ Deno.test("--statsd: udp://host[:port], prefix and tags; alone it means no Quest
   assert.deepEqual(parseFlags(["--node", "n"], {}, quiet).statsd, []);
 });
 
+Deno.test("a sink that sent nothing stops cleanly", async () => {
+  const sink = new StatsdSink({ target: parseStatsdTarget("udp://127.0.0.1:9"), tables: TABLES });
+  assert.equal(await sink.loadSpool(), 0);
+  sink.start();
+  sink.enqueue({ endMs: END_MS, rows: 0, ilp: "" });
+  assert.equal(await sink.stop(0), 0);
+  assert.equal(sink.stats.deliveredRows, 0);
+});
+
 Deno.test("--statsd: a bad URL exits 2 with one line naming the flag and the allowed form", () => {
   const cases: [string, string][] = [
     ["tcp://a:8125", "scheme tcp: is not udp:"],
@@ -442,6 +451,7 @@ Deno.test("a send error is counted per datagram and logged once a minute", async
       } finally {
         await sink.stop(0);
       }
+      assert.match(String(records.at(-1)!.message.join("")), /56 datagrams not sent in all/);
     });
   } finally {
     clock.uninstall();
