@@ -121,7 +121,7 @@ export interface StatsdMetric {
 }
 
 /** A name part for Graphite: anything but ASCII letters, digits, `_` and `-` becomes `_`. */
-export function graphitePart(text: string): string {
+function graphitePart(text: string): string {
   return text.replace(/[^A-Za-z0-9_-]/g, "_");
 }
 
@@ -155,12 +155,11 @@ export function rowMetrics(table: TableSpec, row: IlpRow, target: StatsdTarget):
       if (c.name !== "container" && v !== undefined) tags[c.name] = String(v);
     }
   }
-  const base = tags
-    ? `${target.prefix}.${dogstatsdPart(table.name)}`
-    : `${target.prefix}.${graphitePart(String(row.values.get("host") ?? ""))}.${
-      graphitePart(String(row.values.get("name") ?? ""))
-    }`;
   const part = tags ? dogstatsdPart : graphitePart;
+  const symbol = (name: string) => graphitePart(String(row.values.get(name) ?? ""));
+  const base = tags
+    ? `${target.prefix}.${part(table.name)}`
+    : `${target.prefix}.${symbol("host")}.${symbol("name")}`;
   if (table.decl.defaultName === EVENT_TABLE.defaultName) {
     const event = row.values.get("event");
     return event === undefined
