@@ -2,7 +2,7 @@
  * Test harness for seed 003's stack: a private Graphite carbon-cache (Debian's
  * `graphite-carbon`) storing Whisper files at one point per second, read back with
  * `whisper-fetch` (Debian's `python3-whisper`), and Etsy's StatsD server (npm `statsd` 0.9.0,
- * run with `node`) flushing to it every second. Everything listens on free loopback ports and
+ * run with `node`) flushing to it every 2 s. Everything listens on free loopback ports and
  * lives in temporary directories.
  */
 import { type LocalServer, spawnLocalServer } from "./influx.ts";
@@ -17,12 +17,17 @@ export interface Carbon extends LocalServer {
   linePort: number;
   /**
    * The points of one series, oldest first, nulls dropped: `[epoch seconds, value]`.
-   * @param metric dotted name, e.g. `stats.gauges.x.cpu`.
+   * @param metric dotted name, e.g. `stats.gauges.x.cpu`, or a tagged one as
+   *   {@link Carbon.series} names it.
    * @returns [] when the series has no Whisper file yet.
    */
   fetch(metric: string): Promise<[number, number][]>;
-  /** Every series stored, as dotted names. */
-  series(): string[];
+  /**
+   * Every series stored, by name: dotted names, and tagged ones as carbon stores them
+   * (`stats.gauges.x.cpu;host=a;name=b`).
+   * @returns name to Whisper file.
+   */
+  series(): Map<string, string>;
 }
 
 /** Whether `port` on 127.0.0.1 accepts a TCP connection. */
@@ -35,7 +40,9 @@ async function accepts(port: number): Promise<boolean> {
 /**
  * Starts carbon-cache with a temporary configuration: its own directories, receivers on free
  * loopback ports, `retentions = 1s:1h` for every series (nothing is averaged) and
- * `WHISPER_AUTOFLUSH` so a point is on disk when it is written.
+ * `WHISPER_AUTOFLUSH` so a point is on disk when it is written. Tagged series
+ * (`name;tag=value;...`, what Etsy's StatsD makes of DogStatsD tags) are stored under `_tagged/`
+ * with readable file names; no graphite-web tag database is asked (`ENABLE_TAGS = False`).
  */
 export async function startCarbon(): Promise<Carbon> {
   const root = await Deno.makeTempDir({ prefix: "statsd-carbon-" });
@@ -62,6 +69,8 @@ PICKLE_RECEIVER_PORT = ${picklePort}
 CACHE_QUERY_INTERFACE = 127.0.0.1
 CACHE_QUERY_PORT = ${queryPort}
 WHISPER_AUTOFLUSH = True
+ENABLE_TAGS = False
+TAG_HASH_FILENAMES = False
 `,
   );
   await Deno.writeTextFile(
@@ -74,16 +83,41 @@ WHISPER_AUTOFLUSH = True
     root,
     () => accepts(linePort),
   );
+  function series(): Map<string, string> {
+    const names = new Map<string, string>();
+    const walk = (dir: string, prefix: string) => {
+      for (const e of Deno.readDirSync(dir)) {
+        const path = `${dir}/${e.name}`;
+        if (e.isDirectory && prefix === "" && e.name === "_tagged") walkTagged(path);
+        else if (e.isDirectory) walk(path, `${prefix}${e.name}.`);
+        else if (e.name.endsWith(".wsp")) names.set(prefix + e.name.slice(0, -4), path);
+      }
+    };
+    // _tagged/<3 hex>/<3 hex>/<name with "." as "_DOT_">.wsp (carbon/util.py TaggedSeries.encode)
+    const walkTagged = (dir: string) => {
+      for (const a of Deno.readDirSync(dir)) {
+        for (const b of Deno.readDirSync(`${dir}/${a.name}`)) {
+          for (const f of Deno.readDirSync(`${dir}/${a.name}/${b.name}`)) {
+            const name = f.name.slice(0, -4).replaceAll("_DOT_", ".");
+            names.set(name, `${dir}/${a.name}/${b.name}/${f.name}`);
+          }
+        }
+      }
+    };
+    try {
+      walk(whisper, "");
+    } catch {
+      // no series yet
+    }
+    return names;
+  }
   return {
     ...server,
     linePort,
+    series,
     async fetch(metric) {
-      const file = `${whisper}/${metric.replaceAll(".", "/")}.wsp`;
-      try {
-        await Deno.stat(file);
-      } catch {
-        return [];
-      }
+      const file = series().get(metric);
+      if (file === undefined) return [];
       const out = await new Deno.Command("whisper-fetch", {
         args: ["--json", "--from=0", file],
         stdout: "piped",
@@ -100,21 +134,6 @@ WHISPER_AUTOFLUSH = True
       return values.flatMap((v, i) =>
         v === null ? [] : [[start + i * step, v] as [number, number]]
       );
-    },
-    series() {
-      const names: string[] = [];
-      const walk = (dir: string, prefix: string) => {
-        for (const e of Deno.readDirSync(dir)) {
-          if (e.isDirectory) walk(`${dir}/${e.name}`, `${prefix}${e.name}.`);
-          else if (e.name.endsWith(".wsp")) names.push(prefix + e.name.slice(0, -4));
-        }
-      };
-      try {
-        walk(whisper, "");
-      } catch {
-        // no series yet
-      }
-      return names;
     },
   };
 }
@@ -146,6 +165,13 @@ export async function statsdPackageDir(): Promise<string> {
   return dir;
 }
 
+/**
+ * How often StatsD flushes to carbon, ms. Carbon keeps one point per second and StatsD stamps a
+ * flush with its time rounded to the second, so two flushes in one second would overwrite one
+ * counter sum with the next: 2 s leaves a flush up to a second late on a loaded machine.
+ */
+export const FLUSH_MS = 2000;
+
 /** A private Etsy StatsD. */
 export interface Statsd extends LocalServer {
   /** Its UDP port (what `--statsd` names). */
@@ -153,7 +179,7 @@ export interface Statsd extends LocalServer {
 }
 
 /**
- * Starts Etsy's StatsD, flushing to `carbon` every second with the graphite backend's
+ * Starts Etsy's StatsD, flushing to `carbon` every {@link FLUSH_MS} with the graphite backend's
  * current namespace (`stats.gauges.<name>`, `stats.counters.<name>.count`), from its
  * package directory so that `./backends/graphite` resolves.
  */
@@ -167,7 +193,7 @@ export async function startStatsd(carbon: Carbon): Promise<Statsd> {
     mgmt_port: mgmtPort,
     graphiteHost: "127.0.0.1",
     graphitePort: carbon.linePort,
-    flushInterval: 1000,
+    flushInterval: FLUSH_MS,
     backends: ["./backends/graphite"],
     graphite: { legacyNamespace: false },
   };
