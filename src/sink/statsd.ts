@@ -303,7 +303,11 @@ export class StatsdSink implements RowSink {
   #failed(e: Error): void {
     this.sendErrors++;
     this.stats.failures++;
-    if (this.stats.last) this.stats.last = { ...this.stats.last, ok: false, error: e.message };
+    if (this.stats.last) {
+      const wasOk = this.stats.last.ok;
+      this.stats.last = { ...this.stats.last, ok: false, error: e.message };
+      if (wasOk) this.#o.onAttempt?.(); // STATUS shows the failure
+    }
     this.#unlogged++;
     const now = Date.now();
     if (now - this.#loggedAt < ERROR_LOG_EVERY_MS) return;

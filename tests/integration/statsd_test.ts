@@ -56,10 +56,17 @@ Deno.test({
     const prefix = `sd-${tag}-`;
     const host = `sd-host-${tag}`;
     await ensureBusyboxImage();
-    const [qdb, carbon] = await Promise.all([startQuestDB(), startCarbon()]);
-    const statsd = await startStatsd(carbon);
     const spoolDir = await Deno.makeTempDir({ prefix: "statsd-sd-spool-" });
+    const servers: { dispose(): Promise<void> }[] = [];
+    /** Keeps `server` to dispose of it, the last started first. */
+    const serve = <T extends { dispose(): Promise<void> }>(server: T): T => {
+      servers.unshift(server);
+      return server;
+    };
     try {
+      const qdb = serve(await startQuestDB());
+      const carbon = serve(await startCarbon());
+      const statsd = serve(await startStatsd(carbon));
       // CPU, and block I/O from synced writes, so that gauges and counters move.
       await runContainer(
         `${prefix}burner`,
@@ -212,8 +219,7 @@ Deno.test({
     } finally {
       await removeContainers(prefix);
       await Deno.remove(spoolDir, { recursive: true }).catch(() => {});
-      await statsd.dispose();
-      await Promise.all([carbon.dispose(), qdb.dispose()]);
+      for (const s of servers) await s.dispose();
     }
   },
 });
