@@ -20,6 +20,7 @@ import {
   readInfluxCredentials,
 } from "../ilp/influx.ts";
 import { type LogLevelName, parseLogLevel } from "../service/logging.ts";
+import { parseStatsdTarget, STATSD_URL_FORM, type StatsdTarget } from "../sink/statsd.ts";
 import { type LabelMatch, parseLabelMatch, validateGlob } from "../catalog/filters.ts";
 import { type LabelColumn, parseLabelFlag, resolveLabelColumns } from "../catalog/labels.ts";
 import { CONTAINER_TABLE } from "../schema/containers.ts";
@@ -40,6 +41,8 @@ export interface Config {
   questdb: ClientConfig | null;
   /** `--influxdb`: InfluxDB and VictoriaMetrics sinks, one per URL. */
   influxdb: InfluxTarget[];
+  /** `--statsd`: StatsD sinks, one per URL. */
+  statsd: StatsdTarget[];
   /** Credentials of the --influxdb sinks, from INFLUX_* variables. Secret. */
   influxCredentials: InfluxCredentials;
   /** Container table name. */
@@ -240,6 +243,19 @@ export function parseFlags(
       repeatable(String),
       [] as string[],
     )
+    .option(
+      "--statsd <url>",
+      "StatsD or DogStatsD server to send metrics to as well (repeatable; alone: instead of " +
+        `QuestDB): ${STATSD_URL_FORM}`,
+      repeatable((v) => {
+        try {
+          return parseStatsdTarget(v);
+        } catch (e) {
+          throw new InvalidArgumentError(`${(e as Error).message}. Allowed: ${STATSD_URL_FORM}.`);
+        }
+      }),
+      [] as StatsdTarget[],
+    )
     .option("-t, --table <name>", "container table", wrap(validateTableName), "containerStats")
     .option(
       "-i, --interval <n|duration>",
@@ -353,6 +369,7 @@ export function parseFlags(
     mode: Mode;
     questdb?: string;
     influxdb: string[];
+    statsd: StatsdTarget[];
     table: string;
     interval: number;
     watchdog: "enabled" | "disabled";
@@ -376,7 +393,7 @@ export function parseFlags(
 
   let questdb: ClientConfig | null = null;
   const target = o.questdb ?? env.QDB_CLIENT_CONF ??
-    (o.influxdb.length === 0 ? DEFAULT_QUESTDB : undefined);
+    (o.influxdb.length + o.statsd.length === 0 ? DEFAULT_QUESTDB : undefined);
   try {
     if (target !== undefined) {
       questdb = parseQuestdbTarget(target);
@@ -441,6 +458,7 @@ export function parseFlags(
     mode: o.mode,
     questdb,
     influxdb,
+    statsd: o.statsd,
     influxCredentials,
     table: o.table,
     intervalMs: o.interval,
@@ -567,6 +585,7 @@ export function startupFields(config: Config): string {
     table: config.table,
     questdb: config.questdb ? describeConfig(config.questdb) : "none",
     influxdb: config.influxdb.map((t) => t.name).join(",") || "none",
+    statsd: config.statsd.map((t) => t.name).join(",") || "none",
     disks: config.disks.length ? config.disks.join(",") : "none",
     diskTable: config.diskTable,
     events: config.events === "enabled" ? config.eventsTable : "disabled",

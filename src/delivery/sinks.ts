@@ -10,6 +10,7 @@ import { createQuestdbTransport } from "../ilp/questdb.ts";
 import { ensureTables, type Retention, type TableSpec } from "../schema/ddl.ts";
 import { Delivery } from "./delivery.ts";
 import { DryRunSink } from "./dry_run.ts";
+import { StatsdSink } from "../sink/statsd.ts";
 import type { RowSink } from "./sink.ts";
 import { Spool } from "./spool.ts";
 
@@ -21,7 +22,7 @@ const log = getLogger(["container-statsd", "delivery"]);
  * Then one sink per `--influxdb` URL (src/ilp/influx.ts): no DDL, its own spool file, quick
  * retries off (their servers send `Retry-After`), and no string fields for VictoriaMetrics.
  * With `--dry-run` the only sink prints rows to stdout (src/delivery/dry_run.ts): no QuestDB,
- * no spool.
+ * no spool. Each `--statsd` URL adds a StatsD sink (src/sink/statsd.ts): no queue, no spool.
  * @param config the daemon's configuration.
  * @param tables the tables it writes.
  * @param onAttempt called after every send attempt (STATUS).
@@ -32,6 +33,7 @@ export function createSinks(
   onAttempt: () => void,
 ): RowSink[] {
   if (config.dryRun) return [new DryRunSink({ format: config.dryRun, tables, onAttempt })];
+  const statsd = config.statsd.map((target) => new StatsdSink({ target, tables, onAttempt }));
   const sinks: RowSink[] = config.influxdb.map((target) =>
     new Delivery({
       name: target.name,
@@ -42,6 +44,7 @@ export function createSinks(
       onAttempt,
     })
   );
+  sinks.push(...statsd);
   if (config.questdb === null) return sinks;
   const transport = createQuestdbTransport(config.questdb);
   const exec = transport.exec?.bind(transport);

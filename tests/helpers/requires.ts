@@ -30,6 +30,10 @@ export type Need =
   | "influxdb"
   /** `victoria-metrics` on PATH (Debian's `victoria-metrics`). */
   | "victoria-metrics"
+  /** `node`, and npm's `statsd` package or `npm` to install it (tests/helpers/statsd.ts). */
+  | "statsd"
+  /** `carbon-cache` and `whisper-fetch` on PATH (Debian's graphite-carbon, python3-whisper). */
+  | "carbon"
   /** uid 0 (e.g. `mount --rbind` for --host-root). */
   | "root"
   /** `shellcheck` on PATH. */
@@ -71,6 +75,21 @@ const CHECKS: Record<Need, () => Promise<string | null>> = {
       onPath("victoria-metrics")
         ? null
         : "victoria-metrics is not on PATH (apt-get install victoria-metrics)",
+    ),
+  statsd: () =>
+    Promise.resolve(
+      !onPath("node")
+        ? "node is not on PATH (Etsy's StatsD runs on it)"
+        : Deno.env.get("STATSD_PACKAGE_DIR") === undefined && !onPath("npm")
+        ? "neither STATSD_PACKAGE_DIR nor npm (to install the statsd package)"
+        : null,
+    ),
+  carbon: () =>
+    Promise.resolve(
+      onPath("carbon-cache") && onPath("whisper-fetch")
+        ? null
+        : "carbon-cache or whisper-fetch is not on PATH (apt-get install graphite-carbon " +
+          "python3-whisper)",
     ),
   root: () => Promise.resolve(Deno.uid() === 0 ? null : "not root (mount --rbind needs it)"),
   shellcheck: () =>
