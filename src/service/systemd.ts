@@ -19,7 +19,7 @@ const watchdogLog = getLogger(["container-statsd", "watchdog"]);
 /** The environment: `NOTIFY_SOCKET`, `WATCHDOG_USEC` and `WATCHDOG_PID` are read. */
 export type NotifyEnv = Readonly<Record<string, string | undefined>>;
 
-/** What the daemon asks of systemd. Nothing throws; every call is a no-op when notifications are off. */
+/** What the daemon asks of systemd. Nothing throws; with notifications off, nothing is sent. */
 export interface ServiceNotifier {
   /** Whether datagrams go to `NOTIFY_SOCKET`. */
   readonly notifying: boolean;

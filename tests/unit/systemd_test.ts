@@ -1,9 +1,10 @@
 /**
- * sd_notify, the systemd watchdog and the STATUS line against REAL unix datagram sockets (a filesystem path and
- * an abstract name), with the watchdog's timers on fake time: a test advances the clock, then
- * waits for the datagrams it expects to arrive (a positive signal), never on a wall-clock
- * sleep. To show that nothing else was sent, a test ends with a marker datagram: the socket
- * keeps order, so once the marker is in, every datagram sent before it is too.
+ * sd_notify, the systemd watchdog and the STATUS line against REAL unix datagram sockets (a
+ * filesystem path and an abstract name), with the watchdog's timers on fake time: a test
+ * advances the clock, then waits for the datagrams it expects to arrive (a positive signal),
+ * never on a wall-clock sleep. To show that nothing else was sent, a test ends with a marker
+ * datagram: the socket keeps order, so once the marker is in, every datagram sent before it is
+ * too.
  *
  * Run with: deno test --unstable-net --allow-net --allow-read --allow-write --allow-env
  */
@@ -448,7 +449,7 @@ Deno.test("Watchdog (fake clock): a starved tick sends nothing", async () => {
   });
 });
 
-Deno.test("StatusReporter: containers, then each sink's last publish, queue, drops, refusals", async () => {
+Deno.test("STATUS: containers, then each sink's last publish, queue, drops, refusals", async () => {
   await withNotifier(Receiver.abstract(), {}, async (service, _clock, receiver) => {
     const status = new StatusReporter(service);
     status.update(); // nothing tracked yet: nothing sent
