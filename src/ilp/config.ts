@@ -66,66 +66,112 @@ export const DEFAULT_TCP_PORT = 9009;
 
 const PROTOCOLS: readonly IlpProtocol[] = ["http", "https", "tcp", "tcps"];
 
-/** Every key an official client accepts for the ILP transports (http, https, tcp, tcps). */
-const KEYS = new Set([
-  "addr",
-  "username",
-  "password",
-  "token",
-  "token_x",
-  "token_y",
-  "auth_timeout",
-  "tls_verify",
-  "tls_ca",
-  "tls_roots",
-  "tls_roots_password",
-  "protocol_version",
-  "request_timeout",
-  "request_min_throughput",
-  "retry_timeout",
-  "retry_max_backoff_millis",
-  "auto_flush",
-  "auto_flush_rows",
-  "auto_flush_interval",
-  "auto_flush_bytes",
-  "init_buf_size",
-  "max_buf_size",
-  "max_name_len",
-  "bind_interface",
-  "stdlib_http",
-]);
+/** Largest timeout accepted: what a JavaScript timer can hold (about 24.8 days). */
+const MAX_TIMEOUT_MS = 2_147_483_647;
 
 const TCP_AUTH =
   "ILP/TCP authentication is not supported; use http(s) with token or username/password";
 const AUTO_FLUSH =
   "the daemon sends each interval's rows as one request when the interval closes, so there is no client buffer to flush";
+const TRUST =
+  "Deno chooses certificate trust per process, not per connection; trust the server's CA with tls_roots=/path/ca.pem";
+const OS_TRUST = `${TRUST}, or start the daemon with DENO_TLS_CA_STORE=mozilla,system`;
+const VERSION_1 = "the daemon writes version 1 (text), which every QuestDB accepts; use auto or 1";
 
-/** Keys an official client accepts that the daemon refuses, whatever their value, and why. */
-const REFUSED = new Map<string, string>([
-  [
-    "token_x",
-    TCP_AUTH,
-  ],
-  [
-    "token_y",
-    TCP_AUTH,
-  ],
-  [
-    "auth_timeout",
-    TCP_AUTH,
-  ],
-  ["tls_roots_password", "Java/PKCS#12 keystores are not supported; give 'tls_roots' a PEM file"],
-  ["auto_flush", AUTO_FLUSH],
-  ["auto_flush_rows", AUTO_FLUSH],
-  ["auto_flush_interval", AUTO_FLUSH],
-  ["auto_flush_bytes", AUTO_FLUSH],
-  ["init_buf_size", "the daemon sizes its buffers itself; 'max_buf_size' caps a request"],
-  ["max_name_len", "table and column names are checked against QuestDB's default limit of 127"],
-  ["stdlib_http", "it is a switch of the Node.js client; the daemon uses Deno's fetch"],
-]);
+/** A {@link ClientConfig} field a key sets. */
+type Field = Exclude<keyof ClientConfig, "protocol" | "host" | "port">;
 
-/** Largest timeout accepted: what a JavaScript timer can hold (about 24.8 days). */
-const MAX_TIMEOUT_MS = 2_147_483_647;
+/**
+ * How the daemon takes one key of the configuration string. A key with none of these is
+ * honoured with any (non-empty) value.
+ */
+interface KeyRule {
+  /** Refused whatever its value: why. */
+  readonly refused?: string;
+  /** Honoured over http and https only; over tcp and tcps refused: why. */
+  readonly httpOnly?: string;
+  /** Needs a TLS schema (https, tcps). */
+  readonly tlsOnly?: true;
+  /** The values an official client takes; any other is an error that lists them. */
+  readonly values?: readonly string[];
+  /** Values refused, each with why. */
+  readonly refusedValues?: Readonly<Record<string, string>>;
+  /** Values that need another key: value -> that key. */
+  readonly needs?: Readonly<Record<string, string>>;
+  /** A whole number from `min` to `max`; `def` when the key is absent. */
+  readonly integer?: { readonly min: number; readonly max: number; readonly def: number };
+  /** The {@link ClientConfig} field that holds the value; none: checked, not kept. */
+  readonly field?: Field;
+  /** Shown by {@link describeConfig} as `***`. */
+  readonly secret?: true;
+  /** Shown by {@link describeConfig} even at its default. */
+  readonly alwaysShown?: true;
+}
+
+/**
+ * Every key an official client accepts for the ILP transports (http, https, tcp, tcps), in the
+ * order {@link describeConfig} shows them and the checks run: honoured (with the values and
+ * schemas it may have) or refused, with the reason. The defaults are the official clients'.
+ */
+const KEYS: Readonly<Record<string, KeyRule>> = {
+  addr: {}, // required: `host`, `host:port`, `[ipv6]`, `[ipv6]:port` (see parseAddr)
+  username: { field: "username", httpOnly: TCP_AUTH }, // HTTP basic, with password
+  password: { field: "password", httpOnly: TCP_AUTH, secret: true },
+  token: { field: "token", httpOnly: TCP_AUTH, secret: true }, // HTTP bearer
+  tls_verify: { tlsOnly: true, values: ["on", "unsafe_off"], refusedValues: { unsafe_off: TRUST } },
+  tls_ca: {
+    field: "tlsCa", // pem_file, webpki_roots, or a PEM path (Node.js client)
+    tlsOnly: true,
+    refusedValues: { os_roots: OS_TRUST, webpki_and_os_roots: OS_TRUST },
+    needs: { pem_file: "tls_roots" },
+  },
+  tls_roots: { field: "tlsRoots", tlsOnly: true },
+  protocol_version: {
+    values: ["auto", "1", "2", "3"],
+    refusedValues: { "2": VERSION_1, "3": VERSION_1 },
+  },
+  request_timeout: {
+    field: "requestTimeoutMs",
+    integer: { min: 1, max: MAX_TIMEOUT_MS, def: 10_000 },
+    alwaysShown: true,
+  },
+  retry_timeout: {
+    field: "retryTimeoutMs",
+    integer: { min: 0, max: MAX_TIMEOUT_MS, def: 10_000 },
+    alwaysShown: true,
+  },
+  request_min_throughput: {
+    field: "requestMinThroughput",
+    integer: { min: 0, max: Number.MAX_SAFE_INTEGER, def: 102_400 },
+  },
+  retry_max_backoff_millis: {
+    field: "retryMaxBackoffMs",
+    integer: { min: 10, max: MAX_TIMEOUT_MS, def: 1_000 },
+  },
+  max_buf_size: {
+    field: "maxBufSize",
+    integer: { min: 1, max: Number.MAX_SAFE_INTEGER, def: 104_857_600 },
+  },
+  bind_interface: {
+    field: "bindInterface",
+    httpOnly: "Deno cannot choose the local address of a TCP connection; use http(s)",
+  },
+  token_x: { refused: TCP_AUTH },
+  token_y: { refused: TCP_AUTH },
+  auth_timeout: { refused: TCP_AUTH },
+  tls_roots_password: {
+    refused: "Java/PKCS#12 keystores are not supported; give 'tls_roots' a PEM file",
+  },
+  auto_flush: { refused: AUTO_FLUSH },
+  auto_flush_rows: { refused: AUTO_FLUSH },
+  auto_flush_interval: { refused: AUTO_FLUSH },
+  auto_flush_bytes: { refused: AUTO_FLUSH },
+  init_buf_size: { refused: "the daemon sizes its buffers itself; 'max_buf_size' caps a request" },
+  max_name_len: {
+    refused: "table and column names are checked against QuestDB's default limit of 127",
+  },
+  stdlib_http: { refused: "it is a switch of the Node.js client; the daemon uses Deno's fetch" },
+};
 
 /**
  * The deadline of one request: `baseMs` plus the time `bytes` take at `minThroughput` bytes/s
@@ -147,20 +193,10 @@ export function requestDeadlineMs(baseMs: number, minThroughput: number, bytes: 
  * control characters (U+0000..U+001F, U+007F..U+009F) are not allowed. Each key may appear
  * once; values may not be empty.
  *
- * Every key is honoured or refused (docs: QuestDB "Client configuration string";
- * py-questdb-client docs/conf.rst; @questdb/nodejs-client SenderOptions):
- * - honoured: `addr` (`host`, `host:port`, `[ipv6]`, `[ipv6]:port`; port 1..65535, default
- *   9000 for http/https, 9009 for tcp/tcps); HTTP `username`+`password` (basic) or `token`
- *   (bearer), not both; `tls_roots`, `tls_ca` (`pem_file`, `webpki_roots` or a PEM path) and
- *   `tls_verify=on`, with https/tcps only; `protocol_version` `auto` or `1` (the daemon writes
- *   version 1 text, which every server takes); `request_timeout`, `request_min_throughput`,
- *   `retry_timeout`, `retry_max_backoff_millis`, `max_buf_size`; `bind_interface` over HTTP.
- * - refused, naming the key and the reason: ILP/TCP authentication (`username`, `token`,
- *   `token_x`, `token_y`, `auth_timeout` with tcp/tcps), `tls_verify=unsafe_off` and
- *   `tls_ca=os_roots`/`webpki_and_os_roots` (Deno chooses trust per process, not per
- *   connection), `tls_roots_password`, `protocol_version` 2 and 3, the `auto_flush*` keys and
- *   `init_buf_size` (the daemon flushes once per interval), `max_name_len`, `stdlib_http`,
- *   `bind_interface` with tcp/tcps.
+ * Every key is honoured or refused, with the reason, as the table `KEYS` declares (docs:
+ * QuestDB "Client configuration string"; py-questdb-client docs/conf.rst;
+ * @questdb/nodejs-client SenderOptions). Besides: `addr` is required; HTTP takes
+ * `username`+`password` (basic) or `token` (bearer), not both.
  *
  * Error messages never echo a value (values may be secrets; a mistyped `addr` such as
  * `user:pass@host` too); syntax errors give a position. Only an unknown or repeated key is
@@ -229,23 +265,12 @@ export function parseQuestdbTarget(flag: string): ClientConfig {
  * default. Parsing the output (with real secrets) gives an equal config.
  */
 export function describeConfig(cfg: ClientConfig): string {
-  const d = DEFAULTS;
   const parts: string[] = [`addr=${esc(formatAddr(cfg.host, cfg.port))}`];
-  const add = (key: string, value: string | number | undefined, def?: number) => {
-    if (value === undefined || value === def) return;
-    parts.push(`${key}=${esc(String(value))}`);
-  };
-  add("username", cfg.username);
-  if (cfg.password !== undefined) parts.push("password=***");
-  if (cfg.token !== undefined) parts.push("token=***");
-  add("tls_ca", cfg.tlsCa);
-  add("tls_roots", cfg.tlsRoots);
-  add("request_timeout", cfg.requestTimeoutMs);
-  add("retry_timeout", cfg.retryTimeoutMs);
-  add("request_min_throughput", cfg.requestMinThroughput, d.requestMinThroughput);
-  add("retry_max_backoff_millis", cfg.retryMaxBackoffMs, d.retryMaxBackoffMs);
-  add("max_buf_size", cfg.maxBufSize, d.maxBufSize);
-  add("bind_interface", cfg.bindInterface);
+  for (const [key, { field, secret, integer, alwaysShown }] of Object.entries(KEYS)) {
+    const value = field === undefined ? undefined : cfg[field];
+    if (value === undefined || (value === integer?.def && !alwaysShown)) continue;
+    parts.push(`${key}=${secret ? "***" : esc(String(value))}`);
+  }
   return `${cfg.protocol}::${parts.join(";")};`;
 }
 
@@ -259,15 +284,6 @@ export function formatAddr(host: string, port: number): string {
 function esc(value: string): string {
   return value.replaceAll(";", ";;");
 }
-
-/** Defaults of the honoured keys (the official clients' defaults). */
-const DEFAULTS = {
-  requestTimeoutMs: 10_000,
-  requestMinThroughput: 102_400,
-  retryTimeoutMs: 10_000,
-  retryMaxBackoffMs: 1_000,
-  maxBufSize: 104_857_600,
-} as const;
 
 /** Splits `key=value;` pairs starting at `pos` (questdb-confstr grammar). */
 function parseParams(conf: string, pos: number): Map<string, string> {
@@ -316,7 +332,7 @@ function parseParams(conf: string, pos: number): Map<string, string> {
       pos++;
     }
     pos++; // the ';' (or past the end)
-    if (!KEYS.has(key)) {
+    if (!Object.hasOwn(KEYS, key)) {
       throw new RangeError(`QuestDB configuration string: unknown configuration key '${key}'`);
     }
     if (params.has(key)) {
@@ -391,27 +407,26 @@ function parseInteger(key: string, text: string, min: number, max: number): numb
   return n;
 }
 
-function parseEnum<T extends string>(key: string, text: string, allowed: readonly T[]): T {
-  if (!(allowed as readonly string[]).includes(text)) {
-    throw new RangeError(
-      `QuestDB configuration string: invalid '${key}' value, accepted values: ${
-        allowed.join(", ")
-      }`,
-    );
-  }
-  return text as T;
-}
-
 /** Refuses a key or value the daemon cannot honour, naming it and saying why. */
 function refuse(what: string, reason: string): never {
   throw new RangeError(`QuestDB configuration string: ${what} is not supported: ${reason}.`);
 }
 
+/** `record[key]` if `record` has its own `key` (so `constructor` is no value of any). */
+function own(record: Readonly<Record<string, string>> | undefined, key: string) {
+  return record !== undefined && Object.hasOwn(record, key) ? record[key] : undefined;
+}
+
+/**
+ * Applies {@link KEYS} to the pairs, in the order the checks have always run: refused keys,
+ * `addr`, HTTP authentication, keys over the wrong schema, then each value in table order.
+ */
 function buildConfig(protocol: IlpProtocol, p: Map<string, string>): ClientConfig {
   const http = protocol === "http" || protocol === "https";
   const tls = protocol === "https" || protocol === "tcps";
+  const keys = Object.entries(KEYS);
   for (const key of p.keys()) {
-    const reason = REFUSED.get(key);
+    const reason = KEYS[key]?.refused;
     if (reason !== undefined) refuse(`'${key}'`, reason);
   }
   const addr = p.get("addr");
@@ -419,98 +434,54 @@ function buildConfig(protocol: IlpProtocol, p: Map<string, string>): ClientConfi
     throw new RangeError("QuestDB configuration string: 'addr' is required");
   }
   const { host, port } = parseAddr(addr, protocol);
-  const int = (key: string, def: number, min: number, max: number): number => {
-    const v = p.get(key);
-    return v === undefined ? def : parseInteger(key, v, min, max);
-  };
-
-  const username = p.get("username");
-  const password = p.get("password");
-  const token = p.get("token");
-  if (http) {
-    if ((username === undefined) !== (password === undefined)) {
-      throw new RangeError(
-        "QuestDB configuration string: HTTP basic authentication needs both 'username' and 'password'",
-      );
-    }
-    if (token !== undefined && username !== undefined) {
-      throw new RangeError(
-        "QuestDB configuration string: give either 'token' (bearer) or 'username'/'password' (basic), not both",
-      );
-    }
-  } else {
-    for (const key of ["username", "password", "token", "bind_interface"]) {
-      if (!p.has(key)) continue;
-      refuse(
-        `'${key}' over ${protocol}`,
-        key === "bind_interface"
-          ? "Deno cannot choose the local address of a TCP connection; use http(s)"
-          : TCP_AUTH,
-      );
+  if (http && p.has("username") !== p.has("password")) {
+    throw new RangeError(
+      "QuestDB configuration string: HTTP basic authentication needs both 'username' and 'password'",
+    );
+  }
+  if (http && p.has("token") && p.has("username")) {
+    throw new RangeError(
+      "QuestDB configuration string: give either 'token' (bearer) or 'username'/'password' (basic), not both",
+    );
+  }
+  for (const [key, { httpOnly }] of keys) {
+    if (!http && httpOnly !== undefined && p.has(key)) {
+      refuse(`'${key}' over ${protocol}`, httpOnly);
     }
   }
-  for (const key of ["tls_verify", "tls_ca", "tls_roots"]) {
-    if (!tls && p.has(key)) {
+  for (const [key, { tlsOnly }] of keys) {
+    if (!tls && tlsOnly && p.has(key)) {
       throw new RangeError(
         `QuestDB configuration string: '${key}' needs a TLS protocol (https or tcps), not ${protocol}`,
       );
     }
   }
-  const trustPerProcess =
-    "Deno chooses certificate trust per process, not per connection; trust the server's CA with tls_roots=/path/ca.pem";
-  if (p.has("tls_verify")) {
-    if (parseEnum("tls_verify", p.get("tls_verify")!, ["on", "unsafe_off"]) === "unsafe_off") {
-      refuse("'tls_verify=unsafe_off'", trustPerProcess);
-    }
+  const fields: Partial<Record<Field, string | number>> = {};
+  for (const [key, rule] of keys) {
+    const value = p.get(key);
+    if (rule.field === undefined && value === undefined) continue;
+    const read = value === undefined ? rule.integer?.def : readValue(key, value, rule, p);
+    if (rule.field !== undefined && read !== undefined) fields[rule.field] = read;
   }
-  const tlsCa = p.get("tls_ca");
-  if (tlsCa === "os_roots" || tlsCa === "webpki_and_os_roots") {
-    refuse(
-      `'tls_ca=${tlsCa}'`,
-      `${trustPerProcess}, or start the daemon with DENO_TLS_CA_STORE=mozilla,system`,
+  // Every field is set above by the rule that names it, with the type ClientConfig gives it.
+  return Object.freeze({ protocol, host, port, ...fields } as ClientConfig);
+}
+
+/** Checks one given value against its rule; @returns the value, as a number for integers. */
+function readValue(key: string, value: string, rule: KeyRule, p: Map<string, string>) {
+  if (rule.values !== undefined && !rule.values.includes(value)) {
+    throw new RangeError(
+      `QuestDB configuration string: invalid '${key}' value, accepted values: ${
+        rule.values.join(", ")
+      }`,
     );
   }
-  const tlsRoots = p.get("tls_roots");
-  if (tlsCa === "pem_file" && tlsRoots === undefined) {
-    throw new RangeError("QuestDB configuration string: 'tls_ca=pem_file' needs 'tls_roots'");
+  const refusal = own(rule.refusedValues, value);
+  if (refusal !== undefined) refuse(`'${key}=${value}'`, refusal);
+  const needed = own(rule.needs, value);
+  if (needed !== undefined && !p.has(needed)) {
+    throw new RangeError(`QuestDB configuration string: '${key}=${value}' needs '${needed}'`);
   }
-  const version = p.get("protocol_version");
-  if (version !== undefined) {
-    const v = parseEnum("protocol_version", version, ["auto", "1", "2", "3"]);
-    if (v === "2" || v === "3") {
-      refuse(
-        `'protocol_version=${v}'`,
-        "the daemon writes version 1 (text), which every QuestDB accepts; use auto or 1",
-      );
-    }
-  }
-
-  const cfg: { -readonly [K in keyof ClientConfig]: ClientConfig[K] } = {
-    protocol,
-    host,
-    port,
-    requestTimeoutMs: int("request_timeout", DEFAULTS.requestTimeoutMs, 1, MAX_TIMEOUT_MS),
-    requestMinThroughput: int(
-      "request_min_throughput",
-      DEFAULTS.requestMinThroughput,
-      0,
-      Number.MAX_SAFE_INTEGER,
-    ),
-    retryTimeoutMs: int("retry_timeout", DEFAULTS.retryTimeoutMs, 0, MAX_TIMEOUT_MS),
-    retryMaxBackoffMs: int(
-      "retry_max_backoff_millis",
-      DEFAULTS.retryMaxBackoffMs,
-      10,
-      MAX_TIMEOUT_MS,
-    ),
-    maxBufSize: int("max_buf_size", DEFAULTS.maxBufSize, 1, Number.MAX_SAFE_INTEGER),
-  };
-  if (username !== undefined) cfg.username = username;
-  if (password !== undefined) cfg.password = password;
-  if (token !== undefined) cfg.token = token;
-  if (tlsCa !== undefined) cfg.tlsCa = tlsCa;
-  if (tlsRoots !== undefined) cfg.tlsRoots = tlsRoots;
-  const bind = p.get("bind_interface");
-  if (bind !== undefined) cfg.bindInterface = bind;
-  return Object.freeze(cfg);
+  const range = rule.integer;
+  return range === undefined ? value : parseInteger(key, value, range.min, range.max);
 }

@@ -19,7 +19,7 @@ import FakeTimers from "@sinonjs/fake-timers";
 import type { LogRecord } from "@logtape/logtape";
 import { findOnPath } from "../../src/engine/cli.ts";
 import type { Sample } from "../../src/sample.ts";
-import { Watchdog } from "../../src/service/watchdog.ts";
+import { Watchdog } from "../../src/service/systemd.ts";
 import {
   DockerStatsSource,
   type DockerStatsSourceOptions,

@@ -4,6 +4,7 @@
  * through it too.
  */
 import assert from "node:assert/strict";
+import fc from "fast-check";
 import { SenderOptions } from "@questdb/nodejs-client";
 import {
   type ClientConfig,
@@ -262,4 +263,37 @@ Deno.test("config: describeConfig redacts secrets and round-trips", () => {
   );
   const tcp = parseConfigString("tcp::addr=[::1]:9009;retry_timeout=0;");
   assert.equal(describeConfig(tcp), "tcp::addr=[::1]:9009;request_timeout=10000;retry_timeout=0;");
+});
+
+Deno.test("config: describeConfig round-trips every accepted string (generated)", () => {
+  const text = fc.string({ unit: "grapheme-ascii", minLength: 1, maxLength: 12 }); // printable
+  const esc = (s: string) => s.replaceAll(";", ";;");
+  const ms = (min: number) => fc.integer({ min, max: 2_147_483_647 });
+  const bytes = (min: number) => fc.integer({ min, max: Number.MAX_SAFE_INTEGER });
+  fc.assert(fc.property(
+    fc.constantFrom("http", "https"),
+    fc.option(fc.tuple(text, text), { nil: undefined }),
+    fc.record({
+      request_timeout: ms(1),
+      retry_timeout: ms(0),
+      request_min_throughput: bytes(0),
+      retry_max_backoff_millis: ms(10),
+      max_buf_size: bytes(1),
+      bind_interface: text,
+      tls_roots: text,
+    }, { requiredKeys: [] }),
+    (schema, basic, keys) => {
+      const pairs = Object.entries(keys).filter(([k]) => schema === "https" || k !== "tls_roots");
+      if (basic) pairs.push(["username", basic[0]], ["password", basic[1]]);
+      const conf = `${schema}::addr=db1;` +
+        pairs.map(([k, v]) => `${k}=${esc(String(v))};`).join("");
+      const c = parseConfigString(conf);
+      const shown = describeConfig(c);
+      assert.equal(shown.includes("password=***"), basic !== undefined);
+      const restored = basic
+        ? shown.replace("password=***", () => `password=${esc(basic[1])}`)
+        : shown;
+      assert.deepEqual(parseConfigString(restored), c);
+    },
+  ));
 });
