@@ -16,7 +16,7 @@ import type { CatalogChange, CatalogView, ContainerInfo } from "../../src/catalo
 import { HostRoot } from "../../src/host/host_root.ts";
 import type { Sample } from "../../src/sample.ts";
 import { detectLayout } from "../../src/source/cgroup/layout.ts";
-import { isGone } from "../../src/source/cgroup/reader.ts";
+import { isGone, LIMITS_EVERY_MS } from "../../src/source/cgroup/reader.ts";
 import { RoundHealth } from "../../src/source/cgroup/health.ts";
 import { CgroupSource } from "../../src/source/cgroup/source.ts";
 
@@ -215,6 +215,26 @@ Deno.test("CPU needs half a period: a read soon after another keeps the window's
       [[900, null], [1000, null], [2000, 0.55e9 / 1.1e9 * 100], [2400, null]],
     );
     assert.equal(h.samples.length, 4, "every read is a sample; only its CPU is missing");
+  });
+});
+
+Deno.test("limits (docker update) are re-read every 10 s; counters every period", async () => {
+  await withSource([info(B, "limited", 4343)], async (h) => {
+    h.source.start((sample, atMs) => h.samples.push({ sample, atMs }));
+    await h.write(B, "cpu.max", "max 100000\n");
+    await h.write(B, "pids.max", "max\n");
+    await h.write(B, "memory.max", "max\n");
+    await h.write(B, "memory.events", "low 0\nhigh 0\nmax 8\noom 2\noom_kill 2\n");
+    h.clock.tick(LIMITS_EVERY_MS - 1000);
+    h.clock.tick(1000);
+    const figures = h.samples.map((s) => {
+      const c = s.sample.cgroup!;
+      return [s.atMs - START, c.cpuQuotaUs, c.pidsLimit, s.sample.totalMemory, c.oomKills];
+    });
+    assert.deepEqual(figures[0], [0, 150000, 100, 536870912, 1]);
+    assert.deepEqual(figures[1], [1000, 150000, 100, 536870912, 2], "the counter at once");
+    assert.deepEqual(figures.at(-2), [9000, 150000, 100, 536870912, 2]);
+    assert.deepEqual(figures.at(-1), [10_000, null, null, MACHINE, 2], "limits lifted");
   });
 });
 

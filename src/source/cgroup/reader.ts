@@ -90,6 +90,23 @@ export function isGone(err: unknown): boolean {
 
 const NO_IO: BlockIo = { read: 0, write: 0 };
 
+/**
+ * How often the limit files are re-read, ms. Limits are configuration, changed only by
+ * `docker update`; reading them every sample period would cost four of the fourteen reads of a
+ * v1 container (bench/cgroup_bench.ts), so a changed limit shows within 10 s instead.
+ */
+export const LIMITS_EVERY_MS = 10_000;
+
+/** A container's limits, as last read. */
+interface Limits {
+  /** `memory.limit_in_bytes` / `memory.max`, bytes. */
+  readonly memoryLimit: number;
+  /** CFS quota and period, µs (null where unlimited or the files are absent). */
+  readonly quota: { readonly quotaUs: number | null; readonly periodUs: number | null };
+  /** `pids.max`; null when unlimited or absent. */
+  readonly pidsLimit: number | null;
+}
+
 /** `parse(text)`, or null for a file that is not open. */
 function orNull<T>(text: string | null, parse: (text: string) => T): T | null {
   return text === null ? null : parse(text);
@@ -110,6 +127,8 @@ export class ContainerReader {
   readonly #optional: Record<Exclude<keyof CgroupFiles, Required>, Deno.FsFile | null>;
   readonly #net: Deno.FsFile | null;
   readonly #opened: Deno.FsFile[] = [];
+  #limits: Limits | null = null;
+  #limitsAtMs = 0;
 
   /**
    * Opens the files.
@@ -150,8 +169,9 @@ export class ContainerReader {
   }
 
   /**
-   * Reads every file once, each with one `read` into the source's buffer. The CPU counter is
-   * read first and timed.
+   * Reads every file once, each with one `read` into the source's buffer; the limit files only
+   * at the first read and then once per {@link LIMITS_EVERY_MS}. The CPU counter is read first
+   * and timed.
    * @param buffer the source's buffer.
    * @param monotonic the clock for {@link CgroupFigures.monoMs}, milliseconds.
    * @throws a read error ({@link isGone} tells a removed cgroup) or a SyntaxError from a parser.
@@ -165,17 +185,12 @@ export class ContainerReader {
     const cpuUsageNs = v1 ? parseCpuacctUsage(cpuText) : parseCpuStatUsage(cpuText);
     const memoryUsage = parseMemoryUsage(buffer.readAll(this.#memoryUsage));
     const stat = parseMemoryStat(buffer.readAll(this.#memoryStat), this.#version);
-    const memoryLimit = parseMemoryLimit(buffer.readAll(this.#memoryLimit));
+    if (this.#limits === null || monoMs - this.#limitsAtMs >= LIMITS_EVERY_MS) {
+      this.#limits = this.#readLimits(text);
+      this.#limitsAtMs = monoMs;
+    }
+    const { memoryLimit, quota, pidsLimit } = this.#limits;
     const throttling = parseCpuThrottling((v1 ? text(o.cpuStat) : cpuText) ?? "");
-    const quotaText = text(o.cpuQuota);
-    const quota = v1
-      ? {
-        quotaUs: orNull(quotaText, parseCfsQuota),
-        periodUs: orNull(text(o.cpuPeriod), parseCfsPeriod),
-      }
-      : quotaText === null
-      ? { quotaUs: null, periodUs: null }
-      : parseCpuMax(quotaText);
     const eventsText = text(o.memoryEvents);
     const events = v1
       ? {
@@ -193,7 +208,6 @@ export class ContainerReader {
       ? orNull(text(o.blkioOps), parseBlkioThrottle)
       : orNull(blkioText, parseIoStatOps);
     const pids = orNull(text(o.pids), parsePidsCurrent) ?? 0;
-    const pidsLimit = orNull(text(o.pidsMax), parsePidsMax);
     const cpuPressure = parsePressure(text(o.cpuPressure) ?? "");
     const memoryPressure = parsePressure(text(o.memoryPressure) ?? "");
     const ioPressure = parsePressure(text(o.ioPressure) ?? "");
@@ -233,6 +247,24 @@ export class ContainerReader {
       blockIo,
       pids,
       net,
+    };
+  }
+
+  /** The limit files: memory, CPU quota and period, tasks. */
+  #readLimits(text: (file: Deno.FsFile | null) => string | null): Limits {
+    const o = this.#optional;
+    const quotaText = text(o.cpuQuota);
+    return {
+      memoryLimit: parseMemoryLimit(text(this.#memoryLimit)!),
+      quota: this.#version === 1
+        ? {
+          quotaUs: orNull(quotaText, parseCfsQuota),
+          periodUs: orNull(text(o.cpuPeriod), parseCfsPeriod),
+        }
+        : quotaText === null
+        ? { quotaUs: null, periodUs: null }
+        : parseCpuMax(quotaText),
+      pidsLimit: orNull(text(o.pidsMax), parsePidsMax),
     };
   }
 
