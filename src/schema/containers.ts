@@ -30,7 +30,7 @@ export const CONTAINER_TABLE: TableDecl<ContainerRow> = defineTable<ContainerRow
     { name: "container", type: "SYMBOL", unit: "text", value: (r) => r.container },
     { name: "name", type: "SYMBOL", unit: "text", value: (r) => r.name },
     { name: "id", type: "VARCHAR", unit: "text", value: (r) => r.id },
-    { name: "cpu", type: "DOUBLE", unit: "percent", value: (r) => r.cpu },
+    { name: "cpu", type: "DOUBLE", unit: "percent", value: (r) => r.cpu ?? undefined },
     {
       name: "memory_percentage",
       type: "DOUBLE",
