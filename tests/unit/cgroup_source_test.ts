@@ -12,6 +12,7 @@
 import assert from "node:assert/strict";
 import { withLogs } from "../helpers/logs.ts";
 import FakeTimers from "@sinonjs/fake-timers";
+import fc from "fast-check";
 import type { CatalogChange, CatalogView, ContainerInfo } from "../../src/catalog/container.ts";
 import { HostRoot } from "../../src/host/host_root.ts";
 import type { Sample } from "../../src/sample.ts";
@@ -216,6 +217,50 @@ Deno.test("CPU needs half a period: a read soon after another keeps the window's
     );
     assert.equal(h.samples.length, 4, "every read is a sample; only its CPU is missing");
   });
+});
+
+Deno.test("property: CPU windows are at least half a period and tile a container's reads", async () => {
+  // CPU time grows as t² (usage_usec = t_ms²), so the CPU % of a window [a, b] is (a + b) / 10:
+  // each sample tells where its window began, without restating the source's rule.
+  await fc.assert(
+    fc.asyncProperty(
+      fc.integer({ min: 1, max: 5999 }),
+      fc.integer({ min: 1, max: 4000 }),
+      async (startMs, lifeMs) => {
+        await withSource([], async (h) => {
+          h.source.start((sample, atMs) => h.samples.push({ sample, atMs }));
+          const stopMs = startMs + lifeMs;
+          const rounds = Array.from({ length: 11 }, (_, i) => i * 1000);
+          const times = [...new Set([...rounds, startMs, stopMs])].sort((a, b) => a - b);
+          for (const t of times.filter((t) => t > 0)) {
+            await h.write(B, "cpu.stat", cpuStat(t * t));
+            h.clock.tick(t - (h.clock.now - START));
+            if (t === startMs) h.catalog.emit({ kind: "start", container: info(B, "b", 4343) });
+            if (t === stopMs) h.catalog.emit({ kind: "stop", container: info(B, "b", 4343) });
+          }
+          const reads = h.samples.map((s) => ({ b: s.atMs - START, cpu: s.sample.cpu }));
+          assert.equal(reads[0]!.b, startMs);
+          assert.equal(reads[0]!.cpu, null, "no CPU from a first read");
+          assert.equal(reads.at(-1)!.b, stopMs, "the last read at the stop");
+          let windowStart = startMs;
+          for (const { b, cpu } of reads.slice(1)) {
+            if (cpu === null) {
+              assert.ok(
+                b - windowStart < 500,
+                `a null CPU at ${b} from a ${b - windowStart} ms window`,
+              );
+              continue;
+            }
+            const a = Math.round(cpu * 10 - b);
+            assert.equal(a, windowStart, `the window ending at ${b} starts where the last ended`);
+            assert.ok(b - a >= 500, `a ${b - a} ms window`);
+            windowStart = b;
+          }
+        });
+      },
+    ),
+    { numRuns: 25 },
+  );
 });
 
 Deno.test("limits (docker update) are re-read every 10 s; counters every period", async () => {
