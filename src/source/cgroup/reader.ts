@@ -124,7 +124,7 @@ export class ContainerReader {
   readonly #memoryUsage: Deno.FsFile;
   readonly #memoryStat: Deno.FsFile;
   readonly #memoryLimit: Deno.FsFile;
-  readonly #optional: Record<Exclude<keyof CgroupFiles, Required>, Deno.FsFile | null>;
+  readonly #optional: Record<Exclude<keyof CgroupFiles, RequiredFile>, Deno.FsFile | null>;
   readonly #net: Deno.FsFile | null;
   readonly #opened: Deno.FsFile[] = [];
   #limits: Limits | null = null;
@@ -290,4 +290,4 @@ export class ContainerReader {
 }
 
 /** The files every reader must open. */
-type Required = "cpu" | "memoryUsage" | "memoryStat" | "memoryLimit";
+type RequiredFile = "cpu" | "memoryUsage" | "memoryStat" | "memoryLimit";
