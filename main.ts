@@ -26,7 +26,7 @@ import { DockerStatsSource } from "./src/source/docker_stats/source.ts";
 import type { CatalogView } from "./src/catalog/container.ts";
 import type { CreateCatalogOptions } from "./src/catalog/create.ts";
 import { HostRoot } from "./src/host/host_root.ts";
-import { openCgroupSource } from "./src/source/cgroup/open.ts";
+import { openCgroupSource, suggestCgroupSource } from "./src/source/cgroup/open.ts";
 import { cgroupsResolver } from "./src/source/cgroup/proc_cgroup.ts";
 import type { Source } from "./src/source/source.ts";
 
@@ -55,7 +55,7 @@ async function main(): Promise<number> {
     host: config.node,
     containers,
     events,
-    ...(disks ? { disks: { table: disks, collect: await openDisks(config) } } : {}),
+    ...(disks ? { disks: { table: disks, collect: openDisks(config) } } : {}),
     sinks,
     onPublished: status.update,
   });
@@ -101,7 +101,9 @@ function createSource(
   watchdogUsec: number | null,
   catalog: CatalogView,
 ): Promise<Source | string> {
-  if (config.source === "docker") return Promise.resolve(new DockerStatsSource({ watchdogUsec }));
+  if (config.source === "docker") {
+    return suggestCgroupSource(config.hostRoot).then(() => new DockerStatsSource({ watchdogUsec }));
+  }
   const { hostRoot, samplePeriodMs: periodMs } = config;
   return openCgroupSource({ hostRoot, catalog, periodMs, watchdogUsec });
 }
