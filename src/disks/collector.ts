@@ -18,9 +18,6 @@ import { MountTable, resolveDisk } from "./resolve.ts";
 import { computeSpace, type StatFsNumbers } from "./space.ts";
 import { SysBlock } from "./sysfs.ts";
 
-/** First word of the warnings about reading the host. */
-const READER = "disks";
-
 /** One row of the disk table (src/schema/disks.ts): one configured disk in one interval. */
 export interface DiskReading {
   /**
