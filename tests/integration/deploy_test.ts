@@ -6,7 +6,9 @@
  *   --disks /` as the user unit runs it: diskStats rows agree with `df` within 0.5 % of the
  *   size, and the containers get rows;
  * - the system service: root, `--source cgroup`: rows for running containers, and a 2 s burner
- *   (`sh -c 'timeout 2 yes >/dev/null; exit 0'`) gets a max-mode row of at least 50 % CPU;
+ *   (`sh -c 'timeout 2 yes >/dev/null; exit 0'`) gets a max-mode row of at least 50 % CPU
+ *   (on a shared host so loaded that the burner itself got less, as busybox `times` tells, at
+ *   least half of what it got);
  * - `--source docker` on a host whose cgroups are readable says once that --source cgroup
  *   would see short jobs, and says nothing when they are not readable.
  *
@@ -132,7 +134,7 @@ Deno.test({
 
 Deno.test({
   name:
-    "system service: root, --source cgroup, no --host-root; a 2 s burner's max row >= 50 % (or most of what it got)",
+    "system service: root, --source cgroup, no --host-root; a 2 s burner's max row >= 50 % (or half of what it got)",
   ignore: await requires("docker", "questdb", "root"),
   sanitizeOps: false,
   sanitizeResources: false,
@@ -175,8 +177,9 @@ Deno.test({
         qdb,
         `SELECT name, count() n FROM containerStats WHERE name = '${prefix}sleeper'`,
       );
-      // 50 %, unless the shared host gave the burner less than that: then most of what it got.
-      const floor = Math.min(50, 0.8 * got);
+      // 50 %, unless the shared host gave the burner less than that: then half of what it got
+      // (its first sample has no CPU, and what it burnt before that first read is not seen).
+      const floor = Math.min(50, 0.5 * got);
       console.log(
         `system service: burner ${JSON.stringify(burner[0])}; it used ${got.toFixed(1)} % of ` +
           `a core over its 2 s (sh times); the row must show >= ${floor.toFixed(1)} %`,
