@@ -7,45 +7,34 @@
 #      docker run --rm --user "$(id -u)" -v "$PWD/dist:/tmp/mount" --entrypoint cp container-statsd \
 #        /opt/container-statsd/bin/container-statsd /tmp/mount/
 #
-# 2. runtime (the default): the daemon with the Docker CLI, talking to the host's engine:
+# 2. runtime (the default): the daemon with the Docker CLI, talking to the host's engine, and
+#    reading the host's cgroups, processes and disks under a read-only bind of its /:
 #      docker build -t container-statsd .
-#      docker run -d --name container-statsd --restart unless-stopped \
-#        -v /var/run/docker.sock:/var/run/docker.sock \
-#        --group-add "$(stat -c %g /var/run/docker.sock)" \
-#        -v /:/host:ro,rslave \
-#        -v container-statsd-state:/var/lib/container-statsd \
-#        -e QDB_CLIENT_CONF='http::addr=questdb.example:9000;username=u;password=p;' \
-#        container-statsd --node "$(hostname)" --host-root /host --disks /dev/nvme0n1p1
-#    - the docker socket is the host engine (root-equivalent; mount it only into trusted images);
-#      --group-add gives the image's non-root user the socket's group;
-#    - `-v /:/host:ro,rslave` with `--host-root /host` is only needed for --disks: the daemon
-#      reads /proc, /sys, /dev and statfs()es mount points under that root (Deno refuses
-#      /proc, /sys and /dev themselves without --allow-all); `-v /proc:/host/proc:ro` alone is
-#      not enough for disk space, which needs the mount points too;
-#    - QuestDB credentials through QDB_CLIENT_CONF, not a flag, so they stay out of `ps`;
-#    - no systemd in a container: the entrypoint passes --watchdog disabled (Docker's own
-#      --restart and health handling apply instead). `docker stop` sends SIGTERM and waits
-#      10 s by default; give the final publish more with `--stop-timeout 30` if QuestDB is slow.
-#    With the engine-free cgroup source (`--source cgroup`, docs/cgroup.md) the daemon reads each
-#    container's cgroup files and /proc/<pid>/net/dev under --host-root instead of `docker
-#    stats` (the socket stays: container names and events come from the engine). The bind is
-#    then required; `--pid host` shares the host's process view and `--cgroupns host` makes
-#    /proc/<pid>/cgroup paths absolute (private is the default on cgroup v2):
 #      docker run -d --name container-statsd --restart unless-stopped \
 #        -v /var/run/docker.sock:/var/run/docker.sock \
 #        --group-add "$(stat -c %g /var/run/docker.sock)" \
 #        -v /:/host:ro,rslave --pid host --cgroupns host \
 #        -v container-statsd-state:/var/lib/container-statsd \
 #        -e QDB_CLIENT_CONF='http::addr=questdb.example:9000;username=u;password=p;' \
-#        container-statsd --node "$(hostname)" --source cgroup --host-root /host
+#        container-statsd --node "$(hostname)" --host-root /host --source cgroup --disks /dev/nvme0n1p1
+#    - the docker socket is the host engine (root-equivalent; mount it only into trusted images);
+#      --group-add gives the image's non-root user the socket's group;
+#    - `-v /:/host:ro,rslave` with `--host-root /host`: the host's /proc, /sys, /dev and mount
+#      points, which the cgroup source (each container's cgroup files and /proc/<pid>/net/dev)
+#      and --disks read; `--pid host` shares the host's process view and `--cgroupns host`
+#      makes /proc/<pid>/cgroup paths absolute (private is the default on cgroup v2). With
+#      `--source docker` and no --disks none of the three is needed;
+#    - QuestDB credentials through QDB_CLIENT_CONF, not a flag, so they stay out of `ps`;
+#    - no systemd in a container: the entrypoint passes --watchdog disabled (Docker's own
+#      --restart and health handling apply instead). `docker stop` sends SIGTERM and waits
+#      10 s by default; give the final publish more with `--stop-timeout 30` if QuestDB is slow.
 #
 # 3. build: the toolchain stage, compiling on the build machine's own platform for both targets
 #    (deno compile cross-compiles; it downloads the target's denort runtime, so it needs
 #    network access to dl.deno.land at build time).
 #
-# Permission flags come from deno.json's compile tasks (`deno task compile`), so the binary gets
-# exactly the daemon's permissions (--allow-run=docker, --allow-env=<list>, --allow-net,
-# --allow-read, --allow-write, --allow-sys=statfs, --unstable-net).
+# The compile tasks (`deno task compile`) give the binary every Deno permission (--allow-all,
+# which Deno asks before it opens /proc, /sys and /dev) and --unstable-net.
 
 ARG DENO_VERSION=2.9.6
 ARG DOCKER_CLI_VERSION=28

@@ -26,7 +26,7 @@ import { DockerStatsSource } from "./src/source/docker_stats/source.ts";
 import type { CatalogView } from "./src/catalog/container.ts";
 import type { CreateCatalogOptions } from "./src/catalog/create.ts";
 import { HostRoot } from "./src/host/host_root.ts";
-import { openCgroupSource } from "./src/source/cgroup/open.ts";
+import { openCgroupSource, suggestCgroupSource } from "./src/source/cgroup/open.ts";
 import { cgroupsResolver } from "./src/source/cgroup/proc_cgroup.ts";
 import type { Source } from "./src/source/source.ts";
 
@@ -55,7 +55,7 @@ async function main(): Promise<number> {
     host: config.node,
     containers,
     events,
-    ...(disks ? { disks: { table: disks, collect: await openDisks(config) } } : {}),
+    ...(disks ? { disks: { table: disks, collect: openDisks(config) } } : {}),
     sinks,
     onPublished: status.update,
   });
@@ -105,7 +105,9 @@ function createSource(
   if (config.source === "docker") {
     // A repeat window under half the interval keeps a row for an idle container each interval.
     const repeatWindowMs = Math.min(1500, config.intervalMs / 2);
-    return Promise.resolve(new DockerStatsSource({ watchdogUsec, repeatWindowMs }));
+    return suggestCgroupSource(config.hostRoot).then(() =>
+      new DockerStatsSource({ watchdogUsec, repeatWindowMs })
+    );
   }
   const { hostRoot, samplePeriodMs: periodMs } = config;
   return openCgroupSource({ hostRoot, catalog, periodMs, watchdogUsec });

@@ -6,14 +6,16 @@
 #   run.sh restart [daemon flags...]   stop, then start
 #   run.sh status                      exit 0 when running, 3 when not
 #
-# Example: ./run.sh start --node "$(hostname)" --questdb 'http::addr=questdb:9000;'
+# Example: ./run.sh start --node "$(hostname)" --source cgroup --disks / --questdb 'http::addr=questdb:9000;'
 # Secrets: pass the QuestDB configuration through QDB_CLIENT_CONF rather than a flag, so that
 # it does not show in `ps`.
 #
 # Program, in order: $CONTAINER_STATSD_BIN; ./dist/container-statsd-<arch> next to this script
-# (from `deno task compile`); else `deno run` with the permissions of deno.json's `start` task,
-# read from deno.json so that they are kept in one place. `--watchdog disabled` is always passed
-# last: no systemd here, so nothing may touch NOTIFY_SOCKET.
+# (from `deno task compile`); else `deno run` with the flags of deno.json's `start` task, read
+# from deno.json so that they are kept in one place. Both have every Deno permission
+# (--allow-all), which Deno asks before it opens /proc, /sys and /dev: --source cgroup and
+# --disks read the host directly, no bind. `--watchdog disabled` is always passed last: no
+# systemd here, so nothing may touch NOTIFY_SOCKET.
 #
 # Environment:
 #   CONTAINER_STATSD_RUN_DIR      pid file directory  (default ${XDG_STATE_HOME:-~/.local/state}/container-statsd)
@@ -88,7 +90,7 @@ resolve_command() {
     const t = JSON.parse(Deno.readTextFileSync(Deno.args[0])).tasks?.start;
     console.log(typeof t === "object" && t !== null ? t.command ?? "" : t ?? "");
   ' "$SCRIPT_DIR/deno.json") || die "cannot read tasks.start from $SCRIPT_DIR/deno.json"
-  # The task is one plain command line: `deno run <permission flags> main.ts`.
+  # The task is one plain command line: `deno run <flags> main.ts`.
   [[ $task =~ ^deno\ run\ [A-Za-z0-9_=,./:@\ -]+$ ]] ||
     die "tasks.start in deno.json is not a plain 'deno run ...' command: $task"
   read -r -a CMD <<<"$task"
@@ -119,7 +121,7 @@ start() {
     printf '\n'
   } >>"$LOG_FILE"
   # A new session: the terminal's hangup does not reach the daemon, and its process group
-  # (the daemon and its `docker stats` child) can be killed as a whole as a last resort.
+  # (the daemon and its `docker` children) can be killed as a whole as a last resort.
   if command -v setsid >/dev/null; then
     setsid "${launch[@]}" </dev/null >>"$LOG_FILE" 2>&1 &
   else
@@ -146,7 +148,7 @@ stop() {
     echo "$NAME is not running"
     return 0
   fi
-  # SIGTERM to the daemon only: it stops `docker stats` and publishes the partial interval.
+  # SIGTERM to the daemon only: it stops its `docker` children and publishes the partial interval.
   kill -TERM "$pid" 2>/dev/null || true
   while kill -0 "$pid" 2>/dev/null && ((waited < STOP_TIMEOUT * 10)); do
     sleep 0.1

@@ -202,8 +202,11 @@ export function parseFlags(
 ): Config {
   const program = new Command("container-statsd")
     .description(
-      "Streams `docker stats`, reduces samples per container over aligned intervals, and " +
-        "publishes one row per container per interval to QuestDB over ILP.",
+      "Samples every container of a Docker host, from the `docker stats` stream (--source " +
+        "docker, the default) or from its cgroup files (--source cgroup: also sees short-lived " +
+        "containers, for about a twentieth of the host CPU), reduces the samples per " +
+        "container over aligned intervals, and publishes one row per container per interval " +
+        "to QuestDB over ILP.",
     )
     .version(denoJson.version, "-V, --version")
     .exitOverride()
@@ -315,12 +318,16 @@ export function parseFlags(
       repeatable(parseLabelMatch),
       [] as LabelMatch[],
     )
-    .option("--host-root <dir>", "root under which /proc and /sys are read", "/")
+    .option(
+      "--host-root <dir>",
+      "where the host's / is seen (a daemon in a container: /host of -v /:/host:ro,rslave)",
+      "/",
+    )
     .addOption(
       new Option(
         "--source <kind>",
         "where samples come from: the `docker stats` stream, or each container's cgroup " +
-          "files read under --host-root",
+          "files and /proc/<pid>/net/dev read directly (under --host-root)",
       ).choices(["docker", "cgroup"]).default("docker"),
     )
     .option(

@@ -18,9 +18,6 @@ import { MountTable, resolveDisk } from "./resolve.ts";
 import { computeSpace, type StatFsNumbers } from "./space.ts";
 import { SysBlock } from "./sysfs.ts";
 
-/** First word of the warnings about reading the host. */
-const READER = "disks";
-
 /** One row of the disk table (src/schema/disks.ts): one configured disk in one interval. */
 export interface DiskReading {
   /**
@@ -135,11 +132,10 @@ interface DiskState {
   previous: Counters | undefined;
 }
 
-/** Why a disk is skipped; `quiet` when a collector-wide permission warning said it already. */
+/** Why a disk is skipped. */
 interface Skip {
   readonly ok: false;
   readonly reason: string;
-  readonly quiet?: true;
 }
 
 type Outcome =
@@ -158,24 +154,8 @@ function mountInfoCandidates(host: HostRoot): string[] {
 }
 
 /**
- * Checks once, at startup, that Deno lets the disk source read the host under `hostRoot`:
- * mountinfo, `/proc/diskstats`, `/sys/block`, `/dev`, and node:fs `statfs` of the root.
- *
- * @param hostRoot `--host-root`.
- * @returns `null`, or the one-line {@link HostRoot.permissionProblem} (e.g. `disks: Deno
- *   needs --allow-all to read /proc and /sys directly; give --host-root a read-only bind of /
- *   instead ...`). A missing file is not a problem here. Never rejects.
- */
-export async function checkHostAccess(hostRoot: string): Promise<string | null> {
-  const host = new HostRoot(hostRoot);
-  const paths = [...mountInfoCandidates(host), "/proc/diskstats", "/sys/block", "/dev"];
-  return await host.accessProblem(READER, paths) ??
-    await statfs(host.path("/")).then(() => null, (err) => host.permissionProblem(READER, err));
-}
-
-/**
  * Collects {@link DiskReading}s for the configured disks (see resolve.ts for how a disk is
- * found). A permission refusal by Deno is warned once for the collector, not once per disk.
+ * found).
  */
 export class DiskCollector {
   readonly #host: HostRoot;
@@ -184,7 +164,7 @@ export class DiskCollector {
   readonly #statfsTimeoutMs: number;
   readonly #statfsCall: (path: string) => Promise<StatFsNumbers>;
   readonly #disks: DiskState[];
-  /** Collector-wide warnings in force, by topic; permission warnings stay for good. */
+  /** Collector-wide warnings in force, by topic. */
   readonly #shared = new Map<string, string>();
   readonly #pendingStatfs = new Set<string>();
   #last: Promise<void> = Promise.resolve();
@@ -238,7 +218,7 @@ export class DiskCollector {
       const outcome = outcomes[i];
       if (outcome === undefined) return;
       if (!outcome.ok) {
-        this.#setState(state, outcome.reason, undefined, outcome.quiet === true);
+        this.#setState(state, outcome.reason);
         state.previous = undefined;
         return;
       }
@@ -271,7 +251,7 @@ export class DiskCollector {
     try {
       numbers = await this.#statfs(local);
     } catch (err) {
-      return this.#skip(err, `statfs(${local}) failed: ${describeError(err)}`);
+      return { ok: false, reason: `statfs(${local}) failed: ${describeError(err)}` };
     }
     const space = computeSpace(numbers);
     const kernelName = device?.kernelName ?? "";
@@ -303,19 +283,11 @@ export class DiskCollector {
     };
   }
 
-  /** A skip for a failed read: quiet after a permission warning (given once), else `reason`. */
-  #skip(err: unknown, reason: string): Skip {
-    const problem = this.#host.permissionProblem(READER, err);
-    if (problem === null) return { ok: false, reason };
-    this.#sharedWarning(problem, problem);
-    return { ok: false, reason, quiet: true };
-  }
-
-  /** Records a disk's state; warns when it changed (unless `quiet`). */
-  #setState(state: DiskState, warning: string | undefined, reading?: DiskReading, quiet = false) {
+  /** Records a disk's state; warns when it changed. */
+  #setState(state: DiskState, warning: string | undefined, reading?: DiskReading) {
     const disk = `disk ${JSON.stringify(state.configured)}`;
     if (warning !== undefined) {
-      if (state.warning !== warning && !quiet) {
+      if (state.warning !== warning) {
         this.#onWarning(`${disk}: ${warning}; skipped, checked again every interval`);
       }
       state.warning = warning;
@@ -338,16 +310,15 @@ export class DiskCollector {
 
   /** The mount table, or why every disk is skipped. */
   async #readMounts(): Promise<MountTable | Skip> {
-    let failure: Skip | undefined;
+    let reason = "no mountinfo";
     for (const path of mountInfoCandidates(this.#host)) {
       try {
         return new MountTable(parseMountInfo(await this.#host.readText(path)), this.#sys);
       } catch (err) {
-        failure = this.#skip(err, `cannot read ${this.#host.path(path)}: ${describeError(err)}`);
-        if (failure.quiet) break;
+        reason = `cannot read ${this.#host.path(path)}: ${describeError(err)}`;
       }
     }
-    return failure ?? { ok: false, reason: "no mountinfo" };
+    return { ok: false, reason };
   }
 
   /** `/proc/diskstats` by device number, or `undefined` (warned) when unreadable. */
@@ -358,8 +329,10 @@ export class DiskCollector {
       return new Map(parseDiskStats(text).map((e) => [e.devNumber, e]));
     } catch (err) {
       const path = this.#host.path("/proc/diskstats");
-      const skip = this.#skip(err, `cannot read ${path}: ${describeError(err)}`);
-      if (!skip.quiet) this.#sharedWarning("diskstats", `${skip.reason}; disk I/O reported as 0`);
+      this.#sharedWarning(
+        "diskstats",
+        `cannot read ${path}: ${describeError(err)}; disk I/O reported as 0`,
+      );
       return undefined;
     }
   }
@@ -390,21 +363,18 @@ export class DiskCollector {
 }
 
 /**
- * Opens the disk source for `--disks`: logs {@link checkHostAccess}'s problem once (the
- * collector does not repeat it), then returns the per-interval reader.
+ * Opens the disk source for `--disks`: warnings go to the log.
  *
  * @param config `disks` and `hostRoot` of the daemon's configuration.
  * @returns `collect`: one reading per configured, readable disk.
  */
-export async function openDisks(
+export function openDisks(
   config: { disks: readonly string[]; hostRoot: string },
-): Promise<() => Promise<DiskReading[]>> {
+): () => Promise<DiskReading[]> {
   const log = getLogger(["container-statsd", "disks"]);
-  const problem = await checkHostAccess(config.hostRoot);
-  if (problem !== null) log.warn(problem);
   const collector = new DiskCollector([...config.disks], {
     hostRoot: config.hostRoot,
-    onWarning: (message) => message !== problem && log.warn(message), // said once above
+    onWarning: (message) => log.warn(message),
   });
   return () => collector.collect();
 }

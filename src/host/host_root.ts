@@ -3,24 +3,19 @@
  * as node_exporter's `--path.rootfs`: every absolute host path is joined under the root
  * before it is opened, and symlinks resolve inside the root as in a chroot.
  *
- * Deno refuses `/proc`, `/sys` and `/dev` without `--allow-all` whatever `--allow-read` says
- * (Deno 1.43+, GHSA-23rx-c3g5-hv9w); under a read-only recursive bind of `/` given as the
- * root they are ordinary paths. {@link HostRoot.accessProblem} and
- * {@link HostRoot.permissionProblem} turn such refusals into one line naming the fix.
+ * Deno opens `/proc`, `/sys` and `/dev` only when every permission is granted (Deno 1.43+,
+ * GHSA-23rx-c3g5-hv9w), so the daemon runs with `--allow-all`; a refusal surfaces as Deno's own
+ * error, which names that flag.
  *
  * @module
  */
 
 import { type BigIntStats } from "node:fs";
-import { lstat, open, readdir, readFile, readlink, stat } from "node:fs/promises";
+import { lstat, readdir, readFile, readlink, stat } from "node:fs/promises";
 import { posix } from "node:path";
 
 /** Symlinks followed at most while resolving one path (Linux `MAXSYMLINKS`, path_resolution(7)). */
 export const MAX_SYMLINKS = 40;
-
-/** How to run without `--allow-all`: a read-only recursive bind of the host's `/` as root. */
-export const HOST_ROOT_ADVICE =
-  "give --host-root a read-only bind of / instead (systemd: BindReadOnlyPaths=/:/run/container-statsd/host and --host-root /run/container-statsd/host; docker: -v /:/host:ro,rslave --host-root /host)";
 
 /**
  * Normalises an absolute host path: collapses `//`, `.` and `..` (never above `/`) and drops a
@@ -46,21 +41,15 @@ export function describeError(err: unknown): string {
   return (err instanceof Error ? err.message : String(err)).replaceAll("\n", " ");
 }
 
-/** Whether `err` is a Deno permission refusal (`NotCapable`; `PermissionDenied` before Deno 2). */
-function isPermissionError(err: unknown): err is Error {
-  return err instanceof Deno.errors.NotCapable || err instanceof Deno.errors.PermissionDenied;
-}
-
 /**
  * Host files read through one root. Paths given to the methods are host paths (starting with
  * `/`); the methods throw node `fs` errors (`code` `ENOENT`, `EACCES`, ...) or Deno's
- * permission errors as they come, for the caller to classify with
- * {@link HostRoot.permissionProblem}.
+ * permission errors as they come.
  *
  * @example
  * ```ts
- * const host = new HostRoot("/run/container-statsd/host");
- * await host.readText("/proc/diskstats"); // reads /run/container-statsd/host/proc/diskstats
+ * const host = new HostRoot("/host");
+ * await host.readText("/proc/diskstats"); // reads /host/proc/diskstats
  * await host.resolve("/dev/disk/by-uuid/x"); // "/dev/nvme0n1p1"
  * ```
  */
@@ -134,51 +123,5 @@ export class HostRoot {
       pending = [...target.split("/"), ...pending];
     }
     return "/" + resolved.join("/");
-  }
-
-  /**
-   * The one-line message for a refusal by Deno's permissions, or `null` for any other error:
-   * - a path under `/proc`, `/sys` or `/dev` refused without `--allow-all`:
-   *   `<reader>: Deno needs --allow-all to read /proc and /sys directly; give --host-root a
-   *   read-only bind of / instead (systemd: ...; docker: ...)` (naming the root when it is not
-   *   `/`, e.g. a symlink to `/` or `/proc/1/root`);
-   * - a sys call refused (`Requires sys access to "statfs"`): `<reader>: Deno needs
-   *   --allow-sys=statfs (node:fs statfs); add it to the deno run flags (deno task start has it)`.
-   *
-   * @param reader what is read, first word of the message (`"disks"`, `"cgroup"`).
-   * Never throws.
-   */
-  permissionProblem(reader: string, err: unknown): string | null {
-    if (!isPermissionError(err)) return null;
-    if (/Requires all access|--allow-all/.test(err.message)) {
-      return this.root === "/"
-        ? `${reader}: Deno needs --allow-all to read /proc and /sys directly; ${HOST_ROOT_ADVICE}`
-        : `${reader}: Deno needs --allow-all to read under --host-root ${this.root} (it is or leads to /proc, /sys or /dev); ${HOST_ROOT_ADVICE}`;
-    }
-    const sys = /Requires sys access to "([^"]+)"/.exec(err.message)?.[1];
-    return sys === undefined
-      ? null
-      : `${reader}: Deno needs --allow-sys=${sys} (node:fs ${sys}); add it to the deno run flags (deno task start has it)`;
-  }
-
-  /**
-   * Checks once, e.g. at startup, that Deno lets the daemon open `paths` (each is opened
-   * read-only and closed; `stat` would not do: Deno checks it on the path as given, an open on
-   * the real path). Only permission refusals count: a missing path gives `null`.
-   *
-   * @param reader what is read, first word of the message (`"disks"`, `"cgroup"`).
-   * @param paths host paths, files or directories, e.g. `["/proc/diskstats", "/sys/block"]`.
-   * @returns the first {@link HostRoot.permissionProblem}, or `null`. Never rejects.
-   */
-  async accessProblem(reader: string, paths: readonly string[]): Promise<string | null> {
-    for (const abs of paths) {
-      try {
-        await (await open(this.path(abs), "r")).close();
-      } catch (err) {
-        const problem = this.permissionProblem(reader, err);
-        if (problem !== null) return problem;
-      }
-    }
-    return null;
   }
 }

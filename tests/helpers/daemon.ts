@@ -51,6 +51,8 @@ export interface LaunchOptions {
   killAfterMs?: number;
   /** Echo every line to stderr with this prefix (e.g. when `DAEMON_LOG` is set). */
   echo?: string;
+  /** A command that execs the rest, e.g. `["setpriv", "--reuid=65534", ...]` for another user. */
+  wrapper?: string[];
 }
 
 /** Starts `deno run <start task flags> main.ts ...args`. */
@@ -66,7 +68,10 @@ export function startDaemon(
  * ...args` with `LOG_LEVEL` and `NO_COLOR=1`, stdout and stderr collected line by line.
  */
 export function launchDaemon(args: string[], options: LaunchOptions = {}): LaunchedDaemon {
-  const command = ["deno", "run", "-q", ...startTaskFlags(), options.main ?? MAIN, ...args];
+  const command = [
+    ...options.wrapper ?? [],
+    ...["deno", "run", "-q", ...startTaskFlags(), options.main ?? MAIN, ...args],
+  ];
   const child = new Deno.Command(command[0]!, {
     args: command.slice(1),
     env: { LOG_LEVEL: options.logLevel ?? "debug", NO_COLOR: "1", ...options.env },

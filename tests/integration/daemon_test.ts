@@ -7,13 +7,7 @@ import assert from "node:assert/strict";
 import { CONTAINER_TABLE } from "../../src/schema/containers.ts";
 import { DISK_TABLE } from "../../src/schema/disks.ts";
 import type { TableDecl } from "../../src/schema/table.ts";
-import {
-  ensureBusyboxImage,
-  mountHostRoot,
-  removeContainers,
-  runContainer,
-  unmountHostRoot,
-} from "../helpers/docker.ts";
+import { ensureBusyboxImage, removeContainers, runContainer } from "../helpers/docker.ts";
 import { READY_LINE, startDaemon, testServerArgs } from "../helpers/daemon.ts";
 import { type ExecResult, startQuestDB } from "../helpers/questdb.ts";
 import { requires } from "../helpers/requires.ts";
@@ -34,16 +28,12 @@ Deno.test({
   name: "daemon end to end: docker stats -> max rows per container per 10 s interval -> QuestDB",
   sanitizeOps: false,
   sanitizeResources: false,
-  // --host-root is a read-only recursive bind of / (mount needs root).
-  ignore: await requires("docker", "questdb", "root"),
+  ignore: await requires("docker", "questdb"),
   async fn(t) {
     const prefix = `statsd-it-${crypto.randomUUID().slice(0, 8)}-`;
     await ensureBusyboxImage();
     const qdb = await startQuestDB();
     const spoolDir = await Deno.makeTempDir({ prefix: "statsd-spool-" });
-    // Deno needs --allow-all to read /proc and /sys directly; the daemon reads them through
-    // --host-root, a read-only recursive bind of / (as the systemd unit and Dockerfile do).
-    const hostRoot = await mountHostRoot();
     try {
       await runContainer(`${prefix}burner`, [], "yes > /dev/null");
       await runContainer(
@@ -61,8 +51,6 @@ Deno.test({
         ...testServerArgs(qdb.httpPort, spoolDir),
         "--disks",
         "/",
-        "--host-root",
-        hostRoot,
       ]);
       await daemon.waitForLog(READY_LINE, 30_000);
       await runContainer(`${prefix}short`, [], "sleep 3");
@@ -194,7 +182,6 @@ Deno.test({
       });
     } finally {
       await removeContainers(prefix);
-      await unmountHostRoot(hostRoot);
       await qdb.dispose();
       await Deno.remove(spoolDir, { recursive: true }).catch(() => {});
     }

@@ -280,7 +280,8 @@ Deno.test("run.sh status: a pid file naming some other process is stale", async 
 });
 
 Deno.test({
-  name: "run.sh drives the real daemon: start, status, SIGTERM stop with the final publish",
+  name:
+    "run.sh drives the real daemon as its example does (--source cgroup --disks /, no bind): start, status, SIGTERM stop",
   // The daemon exits at once without the docker CLI; run.sh starts it with deno.
   ignore: await requires("docker-cli", "deno"),
   fn: async () => {
@@ -294,7 +295,19 @@ Deno.test({
     };
     try {
       const start = await runSh(
-        ["start", "--node", "test", "--questdb", "http::addr=127.0.0.1:1;", "--interval", "5s"],
+        [
+          "start",
+          "--node",
+          "test",
+          "--source",
+          "cgroup",
+          "--disks",
+          "/",
+          "--questdb",
+          "http::addr=127.0.0.1:1;",
+          "--interval",
+          "5s",
+        ],
         e,
       );
       assert.equal(start.code, 0, start.stdout + start.stderr);
@@ -316,6 +329,9 @@ Deno.test({
       assert.match(log, /watchdog="?disabled/);
       assert.match(log, /Received "?SIGTERM/);
       assert.match(log, /Stopped questdb: /);
+      // The host's files, read directly: the cgroup source started, and / was never skipped.
+      assert.match(log, /The cgroup source is producing; ready/);
+      assert.ok(!/disk "\/"/.test(log), log);
       // (The start line run.sh writes lists the --allow-env names; only daemon lines count.)
       assert.ok(
         !/\] container-statsd.*NOTIFY_SOCKET/.test(log),

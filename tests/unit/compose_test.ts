@@ -126,7 +126,15 @@ Deno.test({
     assert.equal(target.host, "questdb");
     assert.equal(target.port, 9000);
     const entry = statsd.entrypoint.join(" ");
-    for (const flag of ["--node", "--host-root /host", "--disks /", "--watchdog disabled"]) {
+    for (
+      const flag of [
+        "--node",
+        "--host-root /host",
+        "--source cgroup",
+        "--disks /",
+        "--watchdog disabled",
+      ]
+    ) {
       assert.ok(entry.includes(flag), flag);
     }
     assert.ok(statsd.volumes.some((v) => v.startsWith("/:/host:ro")), "host root");
