@@ -114,6 +114,9 @@ export function validateTableName(name: string): string {
 /** Default QuestDB target when none of --questdb, QDB_CLIENT_CONF and --influxdb is given. */
 export const DEFAULT_QUESTDB = "http::addr=localhost:9000;";
 
+const INTERVAL_ALLOWED = "whole minutes 1 to 15, or a duration from 1s to 15m such as 10s, 90s, 2m";
+const SAMPLE_PERIOD_ALLOWED = "a duration from 100ms to 60s, such as 100ms, 500ms, 1s, 2.5s, 60s";
+
 /**
  * Parses `--interval`: a whole number is minutes (1 to 15, the seed's rule); a duration with a
  * unit (`10s`, `90s`, `2m`) is accepted from 1 s to 15 min.
@@ -121,12 +124,13 @@ export const DEFAULT_QUESTDB = "http::addr=localhost:9000;";
  * @throws {InvalidArgumentError} (commander) naming what is allowed.
  */
 export function parseInterval(value: string): number {
-  const allowed = "whole minutes 1 to 15, or a duration from 1s to 15m such as 10s, 90s, 2m";
   const m = /^(\d{1,4})(s|m)?$/.exec(value.trim());
-  if (!m) throw new InvalidArgumentError(`Allowed: ${allowed}.`);
+  if (!m) throw new InvalidArgumentError(`Allowed: ${INTERVAL_ALLOWED}.`);
   const n = Number(m[1]);
   const ms = m[2] === "s" ? n * 1000 : n * 60_000;
-  if (ms < 1000 || ms > 15 * 60_000) throw new InvalidArgumentError(`Allowed: ${allowed}.`);
+  if (ms < 1000 || ms > 15 * 60_000) {
+    throw new InvalidArgumentError(`Allowed: ${INTERVAL_ALLOWED}.`);
+  }
   return ms;
 }
 
@@ -137,7 +141,7 @@ export function parseInterval(value: string): number {
  * @throws {InvalidArgumentError} (commander) naming the allowed range.
  */
 export function parseSamplePeriod(value: string): number {
-  const allowed = "Allowed: a duration from 100ms to 60s, such as 100ms, 500ms, 1s, 2.5s, 60s.";
+  const allowed = `Allowed: ${SAMPLE_PERIOD_ALLOWED}.`;
   const m = /^(\d{1,5}(?:\.\d{1,3})?)(ms|s)$/.exec(value.trim());
   if (!m) throw new InvalidArgumentError(allowed);
   const ms = Math.round(Number(m[1]) * (m[2] === "s" ? 1000 : 1));
@@ -145,34 +149,11 @@ export function parseSamplePeriod(value: string): number {
   return ms;
 }
 
-function wrap<T>(fn: (v: string) => T): (v: string) => T {
-  return (v) => {
-    try {
-      return fn(v);
-    } catch (e) {
-      if (e instanceof InvalidArgumentError) throw e;
-      throw new InvalidArgumentError((e as Error).message);
-    }
-  };
-}
-
-/** Accumulates the values of a repeatable flag, each checked by `parse`. */
-function repeatable<T>(parse: (v: string) => T): (value: string, previous: T[]) => T[] {
-  return (value, previous) => [...previous, wrap(parse)(value)];
-}
-
-/** Accumulates repeated `--disks` values, each checked by the disk source's own rule. */
-function collectDisk(value: string, previous: string[]): string[] {
-  return [...previous, wrap(validateDiskArgument)(value)];
-}
-
-function positiveInt(min: number, max: number, why?: string): (v: string) => number {
+/** `--buffer-rows`: a whole number in range, checked before anything is held. */
+function wholeNumber(min: number, max: number): (v: string) => number {
   return (v) => {
     const n = Number(v);
-    if (!/^\d+$/.test(v) || n < min || n > max) {
-      const because = why === undefined ? "" : ` (${why})`;
-      throw new InvalidArgumentError(`Allowed: a whole number from ${min} to ${max}${because}.`);
-    }
+    if (!/^\d+$/.test(v) || n < min || n > max) throw new RangeError(`not ${min} to ${max}`);
     return n;
   };
 }
@@ -184,8 +165,340 @@ export function defaultSpoolDir(env: Record<string, string | undefined>): string
   return `${env.HOME ?? "."}/.local/state/container-statsd`;
 }
 
+/** What commander holds after parsing, before the rules across flags; keys are {@link Config}'s. */
+type Parsed = Omit<Config, "questdb" | "influxdb" | "influxCredentials" | "labels" | "spoolDir"> & {
+  questdb: string | undefined;
+  influxdb: string[];
+  labels: ReturnType<typeof parseLabelFlag>[];
+  spoolDir: string | undefined;
+};
+
+/** One flag, declared once: commander, `--help` and the README's table are built from it. */
+export interface Flag {
+  /** Commander's flags string, as every error line quotes it: `-n, --node <name>`. */
+  flags: string;
+  /** The {@link Config} key it sets (none: commander's own --help and --version). */
+  key?: keyof Parsed;
+  /** What it does, in Markdown (backticks are dropped in `--help`). */
+  help: string;
+  /** The value when the flag is absent. */
+  default?: unknown;
+  /** How the default reads, in Markdown (else none). */
+  shown?: string;
+  /** Commander's own check: "Allowed choices are ...". */
+  choices?: readonly string[];
+  /** Value of a bare `--flag [value]`. */
+  preset?: string;
+  /** Checks and converts one value; throws an Error whose message is the error line's tail. */
+  parse?: (value: string) => unknown;
+  /** A failed parse prints `Allowed: <allowed>.` (after the parser's reason when `reason`). */
+  allowed?: string;
+  /** Whether the parser's message comes before `Allowed:`. */
+  reason?: boolean;
+  repeatable?: boolean;
+  required?: boolean;
+  /** README link for more. */
+  docs?: string;
+}
+
+const TABLE_RULES = "validated against QuestDB's table-name rules";
+const CATALOG = "docs/catalog.md";
+const CGROUP = "docs/cgroup.md";
+
+/** Every flag, in `--help` and README order. */
+export const FLAGS = [
+  {
+    flags: "-n, --node <name>",
+    key: "node",
+    help: "value of the `host` symbol on every row",
+    required: true,
+    parse: (v: string) => {
+      if (v.trim() === "") throw new RangeError("empty");
+      return v;
+    },
+    allowed: "a non-empty name",
+  },
+  {
+    flags: "-m, --mode <mode>",
+    key: "mode",
+    help: "`avg`: mean of the interval's samples; `max`: maximum of each column",
+    choices: ["avg", "max"],
+    default: "avg",
+    shown: "`avg`",
+  },
+  {
+    flags: "-i, --interval <n|duration>",
+    key: "intervalMs",
+    help: "a whole number is minutes, 1 to 15; a duration `10s`, `90s`, `2m` is accepted from " +
+      "1 s to 15 min",
+    default: 5 * 60_000,
+    shown: "`5`",
+    parse: parseInterval,
+    allowed: INTERVAL_ALLOWED,
+  },
+  {
+    flags: "-q, --questdb <target>",
+    key: "questdb",
+    help: "a host (`db1` means `http::addr=db1:9000;`), `host:port`, or a QuestDB client " +
+      "configuration string: `http::addr=db1:9000;`, `https::addr=db1:9000;token=...;`, " +
+      "`http::addr=db1:9000;username=u;password=p;`, `tcp::addr=db1:9009;`, `tcps::...`",
+    shown: `\`$QDB_CLIENT_CONF\`, else \`${DEFAULT_QUESTDB}\``,
+  },
+  {
+    flags: "--influxdb <url>",
+    key: "influxdb",
+    help: "InfluxDB 1.x/2.x/3.x or VictoriaMetrics to write to as well; alone, instead of " +
+      `QuestDB: ${INFLUX_URL_FORMS}; credentials from INFLUX_TOKEN, or INFLUX_USERNAME and ` +
+      "INFLUX_PASSWORD",
+    repeatable: true,
+    docs: "docs/influxdb.md",
+  },
+  {
+    flags: "--statsd <url>",
+    key: "statsd",
+    help: "StatsD or DogStatsD server to send metrics to over UDP; alone, instead of QuestDB: " +
+      `\`${STATSD_URL_FORM}\``,
+    repeatable: true,
+    parse: parseStatsdTarget,
+    allowed: STATSD_URL_FORM,
+    reason: true,
+    docs: "docs/statsd.md",
+  },
+  {
+    flags: "--dry-run [format]",
+    key: "dryRun",
+    help: "no QuestDB: print each interval's rows to stdout, as an aligned table (`--dry-run`) " +
+      "or as ILP lines (`--dry-run=ilp`)",
+    choices: ["table", "ilp"],
+    preset: "table",
+    default: null,
+    shown: "off",
+  },
+  {
+    flags: "--retention <period>",
+    key: "retention",
+    help: "QuestDB TTL of the tables the daemon creates: `<n><h|d|w|M|y>` such as `7d`, `2w`, " +
+      "`3M`, `1y` (hours in whole days); an existing table keeps its own, reported at info",
+    default: null,
+    shown: "none",
+    parse: parseRetention,
+    docs: "docs/how-it-works.md#retention---retention",
+  },
+  {
+    flags: "-t, --table <name>",
+    key: "table",
+    help: `container table; ${TABLE_RULES}`,
+    default: "containerStats",
+    parse: validateTableName,
+  },
+  {
+    flags: "--events <state>",
+    key: "events",
+    help: "whether the lifecycle table of container events is written",
+    choices: ["enabled", "disabled"],
+    default: "enabled",
+    docs: CATALOG,
+  },
+  {
+    flags: "--events-table <name>",
+    key: "eventsTable",
+    help: `lifecycle table; ${TABLE_RULES}`,
+    default: "containerEvents",
+    parse: validateTableName,
+    docs: CATALOG,
+  },
+  {
+    flags: "--label <key[=column]>",
+    key: "labels",
+    help: "container label kept as a SYMBOL column; `none` drops the defaults",
+    repeatable: true,
+    shown: "the compose project and service",
+    parse: parseLabelFlag,
+    docs: CATALOG,
+  },
+  {
+    flags: "--include <glob>",
+    key: "include",
+    help: "follow only containers whose name matches",
+    repeatable: true,
+    shown: "all",
+    parse: validateGlob,
+    docs: CATALOG,
+  },
+  {
+    flags: "--exclude <glob>",
+    key: "exclude",
+    help: "leave out containers whose name matches; exclude wins",
+    repeatable: true,
+    parse: validateGlob,
+    docs: CATALOG,
+  },
+  {
+    flags: "--include-label <key[=value]>",
+    key: "includeLabels",
+    help: "follow only containers with this label",
+    repeatable: true,
+    shown: "all",
+    parse: parseLabelMatch,
+    docs: CATALOG,
+  },
+  {
+    flags: "--exclude-label <key[=value]>",
+    key: "excludeLabels",
+    help: "leave out containers with this label; exclude wins",
+    repeatable: true,
+    parse: parseLabelMatch,
+    docs: CATALOG,
+  },
+  {
+    flags: "--source <kind>",
+    key: "source",
+    help: "where samples come from: the `docker stats` stream, or each container's cgroup " +
+      "files and `/proc/<pid>/net/dev` read directly (under `--host-root`)",
+    choices: ["docker", "cgroup"],
+    default: "docker",
+    docs: CGROUP,
+  },
+  {
+    flags: "--sample-period <duration>",
+    key: "samplePeriodMs",
+    help: "how often `--source cgroup` reads: 100 ms to 60 s, at most the interval",
+    default: 1000,
+    shown: "`1s`",
+    parse: parseSamplePeriod,
+    allowed: SAMPLE_PERIOD_ALLOWED,
+    docs: CGROUP,
+  },
+  {
+    flags: "-d, --disks <disk>",
+    key: "disks",
+    help: "host disk to report: a device (`/dev/nvme0n1p1`), a link to one " +
+      "(`/dev/disk/by-uuid/...`), a mount point (`/`, `/var/lib/docker`) or a device name " +
+      "(`nvme0n1p1`)",
+    repeatable: true,
+    parse: validateDiskArgument,
+  },
+  {
+    flags: "-b, --disk-table <name>",
+    key: "diskTable",
+    help: `disk table; ${TABLE_RULES}`,
+    default: "diskStats",
+    parse: validateTableName,
+  },
+  {
+    flags: "--host-root <dir>",
+    key: "hostRoot",
+    help: "root under which `/proc` and `/sys` are read (a containerised daemon mounts the " +
+      "host's there: `/host` of `-v /:/host:ro,rslave`)",
+    default: "/",
+  },
+  {
+    flags: "-w, --watchdog <state>",
+    key: "watchdog",
+    help: "systemd notify and watchdog; `disabled` never touches `NOTIFY_SOCKET`",
+    choices: ["enabled", "disabled"],
+    default: "enabled",
+  },
+  {
+    flags: "--buffer-rows <n>",
+    key: "bufferRows",
+    help: "most rows held for delivery; beyond it the oldest are dropped, with a warning and a " +
+      "count",
+    default: 100_000,
+    parse: wholeNumber(1, MAX_BUFFER_ROWS),
+    allowed: `a whole number from 1 to ${MAX_BUFFER_ROWS} (the queue must fit in one V8 ` +
+      "string, 2^29-24 characters: about 512 a row)",
+  },
+  {
+    flags: "--spool-dir <dir>",
+    key: "spoolDir",
+    help: "where undelivered rows are kept across restarts",
+    shown: "`$STATE_DIRECTORY`, else `~/.local/state/container-statsd`",
+  },
+  { flags: "-V, --version", help: "print the version and exit" },
+  { flags: "-h, --help", help: "print this help and exit" },
+] as const satisfies readonly Flag[];
+
+// Every key of Parsed is declared above (a compile error names a missing one).
+const _declared: Record<
+  Exclude<keyof Parsed, Extract<(typeof FLAGS)[number], { key: string }>["key"]>,
+  never
+> = {};
+
+/** The flag's default as `--help` and the README show it. */
+function shownDefault(flag: Flag): string | undefined {
+  if (flag.shown !== undefined) return flag.shown;
+  if (flag.default !== undefined && flag.default !== null) return `\`${flag.default}\``;
+  return flag.repeatable ? "none" : undefined;
+}
+
+/** The flag's line in `--help`. */
+function helpLine(flag: Flag): string {
+  const notes = [
+    flag.required ? "required" : undefined,
+    flag.choices ? `one of ${flag.choices.join(", ")}` : undefined,
+    flag.repeatable ? "repeatable" : undefined,
+    flag.key && !flag.required ? `default ${shownDefault(flag) ?? "none"}` : undefined,
+  ].filter((n) => n !== undefined);
+  const text = notes.length ? `${flag.help} (${notes.join("; ")})` : flag.help;
+  return text.replaceAll("`", "");
+}
+
 /**
- * Parses the daemon's flags.
+ * The README's "## Flags" table (Markdown, one row per flag), from {@link FLAGS}. A `<choice>`
+ * placeholder reads as its choices (`<avg|max>`).
+ */
+export function flagsTable(): string {
+  const cell = (s: string) => s.replaceAll("|", "\\|");
+  const rows = (FLAGS as readonly Flag[]).map((flag) => {
+    const flags = flag.choices
+      ? flag.flags.replace(
+        /[<[][^>\]]*[>\]]$/,
+        (p) => `${p[0]}${flag.choices!.join("|")}${p.at(-1)}`,
+      )
+      : flag.flags;
+    const meaning = flag.help + (flag.repeatable ? "; repeatable" : "") +
+      (flag.docs ? ` ([${flag.docs.split("#")[0]}](${flag.docs}))` : "");
+    const shown = flag.required ? "(required)" : shownDefault(flag) ?? "";
+    return `| \`${cell(flags)}\` | ${cell(shown)} | ${cell(meaning)} |`;
+  });
+  return ["| flag | default | meaning |", "| --- | --- | --- |", ...rows].join("\n") + "\n";
+}
+
+/** Commander's option for a declared flag: its parser reports `Allowed: ...` as declared. */
+function option(flag: Flag): Option {
+  const o = new Option(flag.flags, helpLine(flag));
+  if (flag.choices) o.choices(flag.choices);
+  if (flag.preset !== undefined) o.preset(flag.preset);
+  if (flag.default !== undefined) o.default(flag.default);
+  else if (flag.repeatable) o.default([]);
+  if (flag.required) o.makeOptionMandatory();
+  const parse = flag.parse;
+  if (parse === undefined && !flag.repeatable) return o;
+  return o.argParser((value: string, previous: unknown) => {
+    let v: unknown = value;
+    try {
+      if (parse) v = parse(value);
+    } catch (e) {
+      const reason = (e as Error).message;
+      throw new InvalidArgumentError(
+        flag.allowed === undefined
+          ? reason
+          : `${flag.reason ? `${reason}. ` : ""}Allowed: ${flag.allowed}.`,
+      );
+    }
+    return flag.repeatable ? [...previous as unknown[], v] : v;
+  });
+}
+
+/** Writes one error line and stops: a bad flag. */
+function fail(output: { err: (s: string) => void }, msg: string): never {
+  output.err(msg + "\n");
+  throw new FlagExit(2, msg);
+}
+
+/**
+ * Parses the daemon's flags ({@link FLAGS}), then the rules across flags.
  *
  * @param argv arguments after the program name.
  * @param env environment (QDB_CLIENT_CONF, INFLUX_TOKEN, INFLUX_USERNAME, INFLUX_PASSWORD,
@@ -208,7 +521,6 @@ export function parseFlags(
         "container over aligned intervals, and publishes one row per container per interval " +
         "to QuestDB over ILP.",
     )
-    .version(denoJson.version, "-V, --version")
     .exitOverride()
     // No colour probing: commander would read FORCE_COLOR and CLICOLOR_FORCE, which the start
     // task does not grant (--help died with NotCapable).
@@ -218,275 +530,124 @@ export function parseFlags(
       getOutHasColors: () => false,
       getErrHasColors: () => false,
     })
+    .configureHelp({ optionDescription: (o) => o.description })
     .showSuggestionAfterError(false)
-    .allowExcessArguments(false)
-    .requiredOption(
-      "-n, --node <name>",
-      "value of the `host` symbol on every row",
-      wrap((v) => {
-        if (v.trim() === "") throw new InvalidArgumentError("Allowed: a non-empty name.");
-        return v;
-      }),
-    )
-    .addOption(
-      new Option("-m, --mode <mode>", "how samples are reduced per interval")
-        .choices(["avg", "max"]).default("avg"),
-    )
-    .option(
-      "-q, --questdb <target>",
-      "QuestDB host, host:port, or client configuration string " +
-        `(env QDB_CLIENT_CONF; default ${DEFAULT_QUESTDB})`,
-    )
-    .option(
-      "--influxdb <url>",
-      "InfluxDB or VictoriaMetrics to write to as well (repeatable; alone: instead of QuestDB): " +
-        "http(s)://host:8086/?db=NAME[&rp=RP] (1.x), ?org=ORG&bucket=BUCKET (2.x/3.x), " +
-        "http(s)://host:8428/ (VictoriaMetrics); credentials from INFLUX_TOKEN or " +
-        "INFLUX_USERNAME/INFLUX_PASSWORD",
-      repeatable(String),
-      [] as string[],
-    )
-    .option(
-      "--statsd <url>",
-      "StatsD or DogStatsD server to send metrics to as well (repeatable; alone: instead of " +
-        `QuestDB): ${STATSD_URL_FORM}`,
-      repeatable((v) => {
-        try {
-          return parseStatsdTarget(v);
-        } catch (e) {
-          throw new InvalidArgumentError(`${(e as Error).message}. Allowed: ${STATSD_URL_FORM}.`);
-        }
-      }),
-      [] as StatsdTarget[],
-    )
-    .option("-t, --table <name>", "container table", wrap(validateTableName), "containerStats")
-    .option(
-      "-i, --interval <n|duration>",
-      "interval: whole minutes 1-15, or a duration 1s-15m (10s, 90s, 2m)",
-      wrap(parseInterval),
-      5 * 60_000,
-    )
-    .addOption(
-      new Option("-w, --watchdog <state>", "systemd notify and watchdog")
-        .choices(["enabled", "disabled"]).default("enabled"),
-    )
-    .option(
-      "-d, --disks <disk>",
-      "host disk to report (repeatable): device, /dev/disk/by-* link, mount point or name",
-      collectDisk,
-      [] as string[],
-    )
-    .option("-b, --disk-table <name>", "disk table", wrap(validateTableName), "diskStats")
-    .addOption(
-      new Option("--events <state>", "lifecycle table of container events")
-        .choices(["enabled", "disabled"]).default("enabled"),
-    )
-    .option(
-      "--events-table <name>",
-      "lifecycle table",
-      wrap(validateTableName),
-      "containerEvents",
-    )
-    .option(
-      "--label <key[=column]>",
-      "container label kept as a symbol column (repeatable); `none` drops the defaults " +
-        "compose_project and compose_service",
-      repeatable(parseLabelFlag),
-      [] as ReturnType<typeof parseLabelFlag>[],
-    )
-    .option(
-      "--include <glob>",
-      "follow only containers whose name matches (repeatable)",
-      repeatable(validateGlob),
-      [] as string[],
-    )
-    .option(
-      "--exclude <glob>",
-      "leave out containers whose name matches (repeatable; exclude wins)",
-      repeatable(validateGlob),
-      [] as string[],
-    )
-    .option(
-      "--include-label <key[=value]>",
-      "follow only containers with this label (repeatable)",
-      repeatable(parseLabelMatch),
-      [] as LabelMatch[],
-    )
-    .option(
-      "--exclude-label <key[=value]>",
-      "leave out containers with this label (repeatable; exclude wins)",
-      repeatable(parseLabelMatch),
-      [] as LabelMatch[],
-    )
-    .option(
-      "--host-root <dir>",
-      "where the host's / is seen (a daemon in a container: /host of -v /:/host:ro,rslave)",
-      "/",
-    )
-    .addOption(
-      new Option(
-        "--source <kind>",
-        "where samples come from: the `docker stats` stream, or each container's cgroup " +
-          "files and /proc/<pid>/net/dev read directly (under --host-root)",
-      ).choices(["docker", "cgroup"]).default("docker"),
-    )
-    .option(
-      "--sample-period <duration>",
-      "how often --source cgroup reads: 100ms to 60s",
-      parseSamplePeriod,
-      1000,
-    )
-    .option(
-      "--buffer-rows <n>",
-      "most rows held for delivery; oldest dropped beyond",
-      wrap(
-        positiveInt(
-          1,
-          MAX_BUFFER_ROWS,
-          "the queue must fit in one V8 string, 2^29-24 characters: about 512 a row",
-        ),
-      ),
-      100_000,
-    )
-    .option(
-      "--spool-dir <dir>",
-      "where undelivered rows are kept across restarts " +
-        "(default $STATE_DIRECTORY, else ~/.local/state/container-statsd)",
-    )
-    .addOption(
-      new Option(
-        "--dry-run [format]",
-        "no QuestDB: print each interval's rows to stdout, as an aligned table or ILP lines",
-      ).choices(["table", "ilp"]).preset("table"),
-    )
-    .option(
-      "--retention <period>",
-      "TTL of the tables the daemon creates: <n><h|d|w|M|y> such as 7d, 2w, 3M (default none)",
-      wrap(parseRetention),
-    );
-
+    .allowExcessArguments(false);
+  const options = new Map<keyof Parsed, Option>();
+  for (const flag of FLAGS as readonly Flag[]) {
+    if (flag.key !== undefined) {
+      options.set(flag.key, option(flag));
+      program.addOption(options.get(flag.key)!);
+    } else if (flag.flags.endsWith("--version")) {
+      program.version(denoJson.version, flag.flags, flag.help);
+    } else program.helpOption(flag.flags, flag.help);
+  }
   try {
     program.parse(argv as string[], { from: "user" });
   } catch (e) {
     if (e instanceof CommanderError) throw new FlagExit(e.exitCode === 0 ? 0 : 2, e.message);
     throw e;
   }
-  const o = program.opts<{
-    node: string;
-    mode: Mode;
-    questdb?: string;
-    influxdb: string[];
-    statsd: StatsdTarget[];
-    table: string;
-    interval: number;
-    watchdog: "enabled" | "disabled";
-    disks: string[];
-    diskTable: string;
-    events: "enabled" | "disabled";
-    eventsTable: string;
-    label: ReturnType<typeof parseLabelFlag>[];
-    include: string[];
-    exclude: string[];
-    includeLabel: LabelMatch[];
-    excludeLabel: LabelMatch[];
-    hostRoot: string;
-    source: "docker" | "cgroup";
-    samplePeriod: number;
-    bufferRows: number;
-    spoolDir?: string;
-    dryRun?: "table" | "ilp";
-    retention?: Retention;
-  }>();
+  const o = Object.fromEntries(
+    [...options].map(([key, opt]) => [key, program.getOptionValue(opt.attributeName())]),
+  ) as Parsed;
+  const given = (key: keyof Parsed) =>
+    program.getOptionValueSource(options.get(key)!.attributeName()) === "cli";
 
-  let questdb: ClientConfig | null = null;
+  distinctTables(o, output);
+  checkSamplePeriod(o, given("samplePeriodMs"), output);
+  return {
+    ...o,
+    questdb: questdbTarget(o, env, output),
+    ...parseInfluxFlags(o.influxdb, env, output),
+    labels: labelColumns(o.labels, output),
+    spoolDir: o.spoolDir ?? defaultSpoolDir(env),
+  };
+}
+
+/**
+ * The QuestDB sink: --questdb, else QDB_CLIENT_CONF, else {@link DEFAULT_QUESTDB} unless
+ * --influxdb or --statsd is given (then null).
+ * @throws {FlagExit} (2) after one line naming where the bad target came from.
+ */
+function questdbTarget(
+  o: Parsed,
+  env: Record<string, string | undefined>,
+  output: { err: (s: string) => void },
+): ClientConfig | null {
   const target = o.questdb ?? env.QDB_CLIENT_CONF ??
     (o.influxdb.length + o.statsd.length === 0 ? DEFAULT_QUESTDB : undefined);
+  if (target === undefined) return null;
   try {
-    if (target !== undefined) {
-      questdb = parseQuestdbTarget(target);
-      readCaCerts(questdb); // an unreadable tls_roots file is a bad flag too
-    }
+    const questdb = parseQuestdbTarget(target);
+    readCaCerts(questdb); // an unreadable tls_roots file is a bad flag too
+    return questdb;
   } catch (e) {
     const source = o.questdb !== undefined
       ? "option '-q, --questdb <target>'"
       : env.QDB_CLIENT_CONF !== undefined
       ? "environment variable QDB_CLIENT_CONF"
       : "default QuestDB target";
-    const msg = `error: ${source} is invalid. ${(e as Error).message.replace(/\.?$/, ".")} ` +
-      "Allowed: a host, host:port, or a client configuration string such as " +
-      "http::addr=db1:9000; (http, https, tcp, tcps).";
-    output.err(msg + "\n");
-    throw new FlagExit(2, msg);
+    return fail(
+      output,
+      `error: ${source} is invalid. ${(e as Error).message.replace(/\.?$/, ".")} ` +
+        "Allowed: a host, host:port, or a client configuration string such as " +
+        "http::addr=db1:9000; (http, https, tcp, tcps).",
+    );
   }
+}
 
-  const { influxdb, influxCredentials } = parseInfluxFlags(o.influxdb, env, output);
-
-  const tableFlags = [
+/** The three tables are distinct: the later flag of two alike is refused. */
+function distinctTables(o: Parsed, output: { err: (s: string) => void }): void {
+  const tables = [
     ["-t, --table <name>", o.table],
     ["-b, --disk-table <name>", o.diskTable],
     ["--events-table <name>", o.eventsTable],
   ] as const;
-  for (const [i, [flag, name]] of tableFlags.entries()) {
-    const other = tableFlags.slice(0, i).find(([, n]) => n === name);
+  for (const [i, [flag, name]] of tables.entries()) {
+    const other = tables.slice(0, i).find(([, n]) => n === name);
     if (other !== undefined) {
-      const msg = `error: option '${flag}' argument '${name}' is invalid. Allowed: a table name ` +
-        `other than that of '${other[0]}'.`;
-      output.err(msg + "\n");
-      throw new FlagExit(2, msg);
+      fail(
+        output,
+        `error: option '${flag}' argument '${name}' is invalid. Allowed: a table name ` +
+          `other than that of '${other[0]}'.`,
+      );
     }
   }
+}
 
+/**
+ * `--sample-period` is for `--source cgroup` only (the docker source reads at the engine's
+ * pace), and at most the interval.
+ */
+function checkSamplePeriod(o: Parsed, given: boolean, output: { err: (s: string) => void }) {
   const period = o.source === "docker"
-    ? program.getOptionValueSource("samplePeriod") === "cli"
-      ? "a --source cgroup flag (the docker source reads at the engine's pace)"
-      : null
-    : o.samplePeriod > o.interval
-    ? `at most the interval (${o.interval} ms) with --source cgroup`
+    ? given ? "a --source cgroup flag (the docker source reads at the engine's pace)" : null
+    : o.samplePeriodMs > o.intervalMs
+    ? `at most the interval (${o.intervalMs} ms) with --source cgroup`
     : null;
   if (period !== null) {
-    const msg =
-      `error: option '--sample-period <duration>' argument is invalid. Allowed: ${period}.`;
-    output.err(msg + "\n");
-    throw new FlagExit(2, msg);
+    fail(
+      output,
+      `error: option '--sample-period <duration>' argument is invalid. Allowed: ${period}.`,
+    );
   }
+}
 
-  let labels: LabelColumn[];
+/** `--label` with defaults resolved; a column may not clash with the tables' own. */
+function labelColumns(
+  labels: Parsed["labels"],
+  output: { err: (s: string) => void },
+): LabelColumn[] {
   try {
     const reserved = [...CONTAINER_TABLE.columns, ...EVENT_TABLE.columns].map((c) => c.name);
-    labels = resolveLabelColumns(o.label, [...reserved, TIMESTAMP_COLUMN]);
+    return resolveLabelColumns(labels, [...reserved, TIMESTAMP_COLUMN]);
   } catch (e) {
-    const msg = `error: option '--label <key[=column]>' is invalid. ${(e as Error).message}`;
-    output.err(msg + "\n");
-    throw new FlagExit(2, msg);
+    return fail(
+      output,
+      `error: option '--label <key[=column]>' is invalid. ${(e as Error).message}`,
+    );
   }
-
-  return {
-    node: o.node,
-    mode: o.mode,
-    questdb,
-    influxdb,
-    statsd: o.statsd,
-    influxCredentials,
-    table: o.table,
-    intervalMs: o.interval,
-    watchdog: o.watchdog,
-    disks: o.disks,
-    diskTable: o.diskTable,
-    events: o.events,
-    eventsTable: o.eventsTable,
-    labels,
-    include: o.include,
-    exclude: o.exclude,
-    includeLabels: o.includeLabel,
-    excludeLabels: o.excludeLabel,
-    hostRoot: o.hostRoot,
-    source: o.source,
-    samplePeriodMs: o.samplePeriod,
-    bufferRows: o.bufferRows,
-    spoolDir: o.spoolDir ?? defaultSpoolDir(env),
-    dryRun: o.dryRun ?? null,
-    retention: o.retention ?? null,
-  };
 }
 
 /**
@@ -500,26 +661,22 @@ function parseInfluxFlags(
   env: Record<string, string | undefined>,
   output: { err: (s: string) => void },
 ): { influxdb: InfluxTarget[]; influxCredentials: InfluxCredentials } {
-  const fail = (msg: string): never => {
-    output.err(msg + "\n");
-    throw new FlagExit(2, msg);
-  };
   const flag = "error: option '--influxdb <url>' is invalid.";
   const allowed = `Allowed: ${INFLUX_URL_FORMS}, each once.`;
   const influxdb = urls.map((url) => {
     try {
       return parseInfluxTarget(url);
     } catch (e) {
-      return fail(`${flag} ${(e as Error).message}. ${allowed}`);
+      return fail(output, `${flag} ${(e as Error).message}. ${allowed}`);
     }
   });
   if (new Set(influxdb.map((t) => t.spoolFile)).size < influxdb.length) {
-    fail(`${flag} The same server and database is given twice. ${allowed}`);
+    fail(output, `${flag} The same server and database is given twice. ${allowed}`);
   }
   try {
     return { influxdb, influxCredentials: urls.length > 0 ? readInfluxCredentials(env) : {} };
   } catch (e) {
-    return fail(`error: ${(e as Error).message} (for --influxdb).`);
+    return fail(output, `error: ${(e as Error).message} (for --influxdb).`);
   }
 }
 
