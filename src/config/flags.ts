@@ -402,8 +402,8 @@ export const FLAGS = [
   {
     flags: "--buffer-rows <n>",
     key: "bufferRows",
-    help: "most rows held for delivery; beyond it the oldest are dropped, with a warning and a " +
-      "count",
+    help: `most rows held for delivery (up to ${MAX_BUFFER_ROWS}); beyond it the oldest are ` +
+      "dropped, with a warning and a count",
     default: 100_000,
     parse: wholeNumber(1, MAX_BUFFER_ROWS),
     allowed: `a whole number from 1 to ${MAX_BUFFER_ROWS} (the queue must fit in one V8 ` +

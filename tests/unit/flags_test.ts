@@ -3,6 +3,8 @@ import {
   type Config,
   DEFAULT_QUESTDB,
   FlagExit,
+  FLAGS,
+  flagsTable,
   parseFlags,
   parseInterval,
 } from "../../src/config/flags.ts";
@@ -222,4 +224,39 @@ Deno.test("periods make sense or are refused: one line, exit 2", () => {
     null,
     "default 1 s fits",
   );
+});
+
+const README = new URL("../../README.md", import.meta.url);
+/** The generated table sits between these markers in README.md. */
+const MARKED = /(<!-- flags:begin[^>]*-->\n)([^]*?)(<!-- flags:end -->)/;
+
+/** A Markdown table's cells, trimmed, so that `deno fmt`'s padding does not count. */
+function cells(table: string): string[][] {
+  return table.trim().split("\n").map((row) =>
+    row.split(/(?<!\\)\|/).slice(1, -1).map((c) => c.trim().replace(/^-+$/, "-"))
+  );
+}
+
+Deno.test("README's flag table is the one FLAGS renders", async () => {
+  if (Deno.env.get("UPDATE_FLAGS") === "1") {
+    const readme = await Deno.readTextFile(README);
+    await Deno.writeTextFile(README, readme.replace(MARKED, (_, b, _t, e) => b + flagsTable() + e));
+    const fmt = await new Deno.Command(Deno.execPath(), { args: ["fmt", README.pathname] })
+      .output();
+    assert.equal(fmt.code, 0, "deno fmt README.md");
+    console.log("UPDATE_FLAGS=1: rewrote the flag table of README.md");
+  }
+  const marked = MARKED.exec(await Deno.readTextFile(README));
+  assert.ok(marked, "README.md has the flags:begin and flags:end markers");
+  assert.deepEqual(
+    cells(marked[2]!),
+    cells(flagsTable()),
+    "README.md's flag table differs from FLAGS in src/config/flags.ts; " +
+      "UPDATE_FLAGS=1 deno test --allow-all tests/unit/flags_test.ts rewrites it",
+  );
+});
+
+Deno.test("--help has a line for every declared flag", () => {
+  const help = parse(["--help"]).out;
+  for (const flag of FLAGS) assert.ok(help.includes(`  ${flag.flags}  `), flag.flags);
 });
