@@ -195,7 +195,9 @@ export interface Flag {
   allowed?: string;
   /** Whether the parser's message comes before `Allowed:`. */
   reason?: boolean;
+  /** Given once per value, gathered in an array (default empty). */
   repeatable?: boolean;
+  /** Commander refuses a command line without it. */
   required?: boolean;
   /** README link for more. */
   docs?: string;
@@ -445,8 +447,9 @@ function helpLine(flag: Flag): string {
 }
 
 /**
- * The README's "## Flags" table (Markdown, one row per flag), from {@link FLAGS}. A `<choice>`
- * placeholder reads as its choices (`<avg|max>`).
+ * The README's "## Flags" table, from {@link FLAGS}: a `<mode>` placeholder reads as its choices
+ * (`<avg|max>`); the docs link follows the meaning.
+ * @returns Markdown, one row per flag, unpadded (`deno fmt` aligns it), ending in a newline.
  */
 export function flagsTable(): string {
   const cell = (s: string) => s.replaceAll("|", "\\|");
