@@ -1,7 +1,8 @@
 /**
- * Command-line flags (seed-compatible names and defaults; the Rust original's README), parsed
- * with commander. A bad value prints one line naming the flag and what is allowed; the caller
- * exits with status 2 before anything starts.
+ * Command-line flags (seed-compatible names and defaults; the Rust original's README), each
+ * declared once in {@link FLAGS}: commander's options, `--help` and the README's flag table are
+ * built from it; the rules across flags run after parsing. A bad value prints one line naming
+ * the flag and what is allowed; the caller exits with status 2 before anything starts.
  */
 import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
 import denoJson from "../../deno.json" with { type: "json" };
