@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import fc from "fast-check";
 import {
   type Config,
   DEFAULT_QUESTDB,
@@ -259,4 +260,18 @@ Deno.test("README's flag table is the one FLAGS renders", async () => {
 Deno.test("--help has a line for every declared flag", () => {
   const help = parse(["--help"]).out;
   for (const flag of FLAGS) assert.ok(help.includes(`  ${flag.flags}  `), flag.flags);
+});
+
+Deno.test("any value of any declared flag: taken, or one line naming that flag and exit 2", () => {
+  const valued = FLAGS.filter((f) => /[<[]/.test(f.flags));
+  fc.assert(
+    fc.property(fc.constantFrom(...valued), fc.string(), (flag, value) => {
+      const r = parse(["-n", "h", `${/--[\w-]+/.exec(flag.flags)![0]}=${value}`]);
+      if (r.code === null) return;
+      assert.equal(r.code, 2);
+      assert.equal(r.err.split("\n").length, 2, `one line: ${r.err}`);
+      assert.ok(r.err.includes(`option '${flag.flags}'`), r.err);
+    }),
+    { numRuns: 500 },
+  );
 });
