@@ -416,10 +416,10 @@ export class ContainerCatalog implements CatalogView {
     if (r.timer !== undefined) return; // one already pending
     const delayMs = r.delayMs;
     r.delayMs = Math.min(r.delayMs * 2, this.#retryMaxMs);
-    (r.tries === 1 ? log.warn : log.debug)(
-      "Inspect of {name} ({id}) failed: {error}; trying again in {delayMs} ms",
-      { name: e.info.name, id: id.slice(0, 12), error, delayMs },
-    );
+    const fields = { name: e.info.name, id: id.slice(0, 12), error, delayMs };
+    const message = "Inspect of {name} ({id}) failed: {error}; trying again in {delayMs} ms";
+    if (r.tries === 1) log.warn(message, fields);
+    else log.debug(message, fields);
     r.timer = setTimeout(() => {
       r.timer = undefined;
       void this.#enqueue(async () => {

@@ -1,7 +1,7 @@
 /**
  * The sample gate (src/catalog/gate.ts) in front of a real catalog fed with the recorded
- * events (tests/fixtures/catalog/). The catalog's `docker ps`/`docker inspect` are answered
- * from the recordings, and held back where a test needs the catalog to be "still listing".
+ * events (tests/fixtures/catalog/). The catalog's listing and inspects are answered from the
+ * API recordings, and held back where a test needs the catalog to be "still listing".
  * Time is fake (@sinonjs/fake-timers): the hold limit is reached by ticking, not sleeping.
  */
 import assert from "node:assert/strict";
@@ -10,32 +10,28 @@ import type { LogRecord } from "@logtape/logtape";
 import { type CatalogEngine, ContainerCatalog } from "../../src/catalog/catalog.ts";
 import { ContainerFilter } from "../../src/catalog/filters.ts";
 import { SampleGate } from "../../src/catalog/gate.ts";
-import { type Inspected, parseInspect, parsePs, type PsEntry } from "../../src/catalog/listing.ts";
+import type { Inspected, Listed } from "../../src/catalog/listing.ts";
 import type { Sample } from "../../src/sample.ts";
 import { withLogs } from "../helpers/logs.ts";
+import { BEFORE as INSPECT, EVENT_LINES as LINES, LISTING } from "../helpers/recorded_engine.ts";
 
-const DIR = new URL("../fixtures/catalog/", import.meta.url);
-const read = (name: string) => Deno.readTextFileSync(new URL(name, DIR));
-const LINES = read("events.jsonl").split("\n").filter((l) => l !== "");
-const PS = parsePs(read("ps.jsonl"));
-const INSPECT = parseInspect(read("inspect.json"));
 const byName = (name: string) => INSPECT.find((c) => c.name === name)!;
 const LIFE = byName("ct-rec-life").id;
 const HEALTH = byName("ct-rec-health").id;
 const STRANGER = "5".repeat(64);
 
-/** `docker ps`/`inspect` from the recordings; `gate` holds the listing back until opened. */
+/** Listing and inspect from the recordings; `gate` holds the listing back until opened. */
 function engine(gate?: Promise<void>): CatalogEngine & { inspected: string[] } {
   const inspected: string[] = [];
   return {
     inspected,
-    async list(): Promise<PsEntry[]> {
+    async list(): Promise<Listed[]> {
       await gate;
-      return PS;
+      return [...LISTING];
     },
-    inspect(ids: readonly string[]): Promise<Inspected[]> {
-      inspected.push(...ids);
-      return Promise.resolve(INSPECT.filter((c) => ids.includes(c.id)));
+    inspect(id: string): Promise<Inspected | null> {
+      inspected.push(id);
+      return Promise.resolve(INSPECT.find((c) => c.id === id) ?? null);
     },
   };
 }
