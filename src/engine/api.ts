@@ -175,8 +175,9 @@ export class EngineApi {
    * @throws {EngineError} as {@link EngineApi.get}; an abort throws the signal's reason.
    */
   async stream(path: string, signal: AbortSignal): Promise<ReadableStream<Uint8Array>> {
-    const res = await this.#fetch(this.#versioned(path), signal);
-    if (!res.ok) throw await apiError(res, path);
+    const full = this.#versioned(path);
+    const res = await this.#fetch(full, signal);
+    if (!res.ok) throw await apiError(res, full);
     if (res.body === null) throw new EngineError("other", `GET ${path} gave no body`);
     return res.body;
   }
