@@ -196,7 +196,7 @@ export class EngineEventsFeed {
         }
         error = e instanceof EngineError
           ? e.message
-          : `the events stream failed: ${(e as Error).message}`;
+          : `the events stream failed: ${String((e as Error).message).split("\n")[0]}`;
       } finally {
         this.#connected = false;
       }
