@@ -97,6 +97,7 @@ export class EngineEventsFeed {
   #running = false;
   #loop: Promise<void> | null = null;
   #abort: AbortController | null = null;
+  #reader: ReadableStreamDefaultReader<Uint8Array> | null = null;
   #wake: (() => void) | null = null;
   #ticker: ReturnType<typeof setInterval> | undefined;
   /** Whether a chunk arrived since the last tick. */
@@ -128,7 +129,7 @@ export class EngineEventsFeed {
   async stop(): Promise<void> {
     this.#running = false;
     clearInterval(this.#ticker);
-    this.#abort?.abort(new Error("stopped"));
+    this.#cut(new Error("stopped"));
     this.#wake?.();
     await this.#loop;
   }
@@ -139,9 +140,18 @@ export class EngineEventsFeed {
       log.info("No engine event for {ms} ms: reconnecting the events stream", {
         ms: this.#reconcileMs,
       });
-      this.#abort?.abort(new SilentStream());
+      this.#cut(new SilentStream());
     } else void this.#catalog.relist(false);
     this.#heard = false;
+  }
+
+  /**
+   * Ends the stream in flight: aborts the request and cancels the body's reader (an abort alone
+   * does not always end a read that waits for the next chunk).
+   */
+  #cut(reason: Error): void {
+    this.#abort?.abort(reason);
+    this.#reader?.cancel(reason).catch(() => {});
   }
 
   #since(): string {
@@ -182,10 +192,13 @@ export class EngineEventsFeed {
         failure = "";
         backoff = this.#minBackoff;
         void this.#catalog.relist(gap);
-        for await (const chunk of body) {
+        const reader = body.getReader();
+        this.#reader = reader;
+        for (let r = await reader.read(); !r.done; r = await reader.read()) {
           this.#heard = true;
-          this.#push(chunk);
+          this.#push(r.value);
         }
+        if (abort.signal.aborted) throw abort.signal.reason; // cut here: the reader was cancelled
         error = "the engine ended the events stream";
       } catch (e) {
         if (abort.signal.aborted && abort.signal.reason instanceof SilentStream) {
@@ -199,6 +212,7 @@ export class EngineEventsFeed {
           : `the events stream failed: ${String((e as Error).message).split("\n")[0]}`;
       } finally {
         this.#connected = false;
+        this.#reader = null;
       }
       this.#flush();
       if (!this.#running) break;

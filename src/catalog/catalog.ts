@@ -180,6 +180,13 @@ export class ContainerCatalog implements CatalogView {
     return this.#entries.size;
   }
 
+  /** Containers known that pass the filters (counted on each call: for logs). */
+  get passing(): number {
+    let n = 0;
+    for (const e of this.#entries.values()) if (e.passes) n++;
+    return n;
+  }
+
   /** @inheritdoc */
   get(id: string): ContainerInfo | undefined {
     const e = this.#entries.get(id);
@@ -341,10 +348,11 @@ export class ContainerCatalog implements CatalogView {
           e.goneAtMs = this.#now();
         }
       }
-      log.debug("Listed {n} containers, {running} running; {known} known", {
+      log.debug("Listed {n} containers, {inspected} inspected; {known} known, {passing} passing", {
         n: listed.length,
-        running: wanted.length,
+        inspected: wanted.length,
         known: this.#entries.size,
+        passing: this.passing,
       });
     } finally {
       this.#listed.resolve();

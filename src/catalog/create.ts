@@ -154,10 +154,11 @@ export function createCatalog(
         for (const k of Object.keys(held) as (keyof typeof held)[]) held[k] += g.counters[k];
       }
       log.info(
-        "Stopped the catalog: {events} event lines, {rows} lifecycle rows, {listings} " +
+        "Stopped the catalog: {known} containers known ({passing} passing the filters), " +
+          "{events} event lines, {rows} lifecycle rows, {listings} " +
           "listings, {inspects} inspects ({inspectErrors} failed); samples: {filtered} filtered out, {released} held " +
           "then released, {unlabelled} without labels, {overflow} dropped from full holds",
-        { ...catalog.counters, ...held },
+        { ...catalog.counters, ...held, known: catalog.size, passing: catalog.passing },
       );
     },
   };
