@@ -279,8 +279,13 @@ Deno.test({
         assert.equal(exited, null, "the daemon outlived the engine");
         const { code } = await d.stop();
         assert.equal(code, 0, "the daemon stayed up and stopped cleanly");
-        const down = d.lines.filter((l) => /The Docker engine does not answer/.test(l));
-        assert.equal(down.length, 1, "one line for the engine being down, not one per try");
+        // one warning per failure (its repeats go to debug): "connection refused" while the
+        // socket file outlives the engine, perhaps "no socket there" while it is made again
+        const warned = d.lines.filter((l) => /\[WARNING\] container-statsd\.catalog:/.test(l))
+          .map((l) => l.replace(/^\S+ /, ""));
+        assert.ok(warned.length >= 1 && warned.length <= 2, warned.join("\n"));
+        for (const w of warned) assert.match(w, /The Docker engine does not answer on .*dockerd/);
+        assert.equal(new Set(warned).size, warned.length, "no failure warned twice");
         const steady = await qdb.waitFor(
           `SELECT timestamp FROM containerStats WHERE host = '${prefix}' AND ` +
             `name = '${prefix}steady' ORDER BY timestamp`,
