@@ -209,7 +209,9 @@ export class EngineEventsFeed {
         }
         error = e instanceof EngineError
           ? e.message
-          : `the events stream failed: ${String((e as Error).message).split("\n")[0]}`;
+          : `The events stream from ${this.#api.socket} broke: ${
+            String((e as Error).message).split("\n")[0]
+          }`;
       } finally {
         this.#connected = false;
         this.#reader = null;

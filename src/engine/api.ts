@@ -193,11 +193,13 @@ export class EngineApi {
   }
 
   async #json(path: string): Promise<unknown> {
-    const res = await this.#fetch(path, AbortSignal.timeout(this.#timeoutMs));
+    const signal = AbortSignal.timeout(this.#timeoutMs);
+    const res = await this.#fetch(path, signal);
     if (!res.ok) throw await apiError(res, path);
     try {
       return await res.json();
     } catch (e) {
+      if (signal.aborted) throw this.#timedOut(path);
       throw new EngineError("other", `GET ${path}: ${oneLine((e as Error).message)}`);
     }
   }
@@ -207,9 +209,20 @@ export class EngineApi {
       // The host part is not used on a unix socket; the engine ignores it.
       return await fetch(`http://docker${path}`, { client: this.#client, signal });
     } catch (e) {
-      if (signal.aborted) throw signal.reason;
+      if (signal.aborted) {
+        if ((signal.reason as Error)?.name === "TimeoutError") throw this.#timedOut(path);
+        throw signal.reason;
+      }
       throw classifyFetchError(e, this.socket);
     }
+  }
+
+  #timedOut(path: string): EngineError {
+    return new EngineError(
+      "other",
+      `The Docker engine on ${this.socket} did not answer GET ${path.replace(/\?.*/, "")} ` +
+        `within ${this.#timeoutMs} ms`,
+    );
   }
 }
 

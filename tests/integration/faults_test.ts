@@ -279,12 +279,15 @@ Deno.test({
         assert.equal(exited, null, "the daemon outlived the engine");
         const { code } = await d.stop();
         assert.equal(code, 0, "the daemon stayed up and stopped cleanly");
-        // one warning per failure (its repeats go to debug): "connection refused" while the
-        // socket file outlives the engine, perhaps "no socket there" while it is made again
+        // one warning per failure, its repeats at debug: the stream the kill cut, the engine
+        // down (connection refused), perhaps a slow answer while it starts again
         const warned = d.lines.filter((l) => /\[WARNING\] container-statsd\.catalog:/.test(l))
           .map((l) => l.replace(/^\S+ /, ""));
-        assert.ok(warned.length >= 1 && warned.length <= 2, warned.join("\n"));
-        for (const w of warned) assert.match(w, /The Docker engine does not answer on .*dockerd/);
+        for (const w of warned) {
+          assert.match(w, /events stream from .* broke|does not answer on|did not answer GET/, w);
+        }
+        const down = warned.filter((w) => /The Docker engine does not answer on/.test(w));
+        assert.equal(down.length, 1, warned.join("\n"));
         assert.equal(new Set(warned).size, warned.length, "no failure warned twice");
         const steady = await qdb.waitFor(
           `SELECT timestamp FROM containerStats WHERE host = '${prefix}' AND ` +
