@@ -58,6 +58,7 @@ Deno.test({
     const qdb = await startQuestDB();
     const spool = await Deno.makeTempDir({ prefix: "heal-spool-" });
     const hostRoot = await mountHostRoot();
+    console.log(`--host-root ${hostRoot}`);
     const proxy = await startEngineProxy(`${prefix}fail`);
     try {
       await runContainer(`${prefix}steady`, [], "sleep 600");
