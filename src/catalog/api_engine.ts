@@ -199,7 +199,7 @@ export class EngineEventsFeed {
           this.#push(r.value);
         }
         if (abort.signal.aborted) throw abort.signal.reason; // cut here: the reader was cancelled
-        error = "the engine ended the events stream";
+        error = `The engine ended its events stream on ${this.#api.socket}`;
       } catch (e) {
         if (abort.signal.aborted && abort.signal.reason instanceof SilentStream) {
           this.#connected = false;
