@@ -51,6 +51,11 @@ export interface LaunchOptions {
   killAfterMs?: number;
   /** Echo every line to stderr with this prefix (e.g. when `DAEMON_LOG` is set). */
   echo?: string;
+  /**
+   * Permission flags instead of the start task's, e.g. `["--allow-all"]` so that `--host-root /`
+   * reads /proc and /sys without a bind of / (Deno refuses them under narrower permissions).
+   */
+  permissions?: string[];
 }
 
 /** Starts `deno run <start task flags> main.ts ...args`. */
@@ -66,7 +71,8 @@ export function startDaemon(
  * ...args` with `LOG_LEVEL` and `NO_COLOR=1`, stdout and stderr collected line by line.
  */
 export function launchDaemon(args: string[], options: LaunchOptions = {}): LaunchedDaemon {
-  const command = ["deno", "run", "-q", ...startTaskFlags(), options.main ?? MAIN, ...args];
+  const flags = options.permissions ?? startTaskFlags();
+  const command = ["deno", "run", "-q", ...flags, options.main ?? MAIN, ...args];
   const child = new Deno.Command(command[0]!, {
     args: command.slice(1),
     env: { LOG_LEVEL: options.logLevel ?? "debug", NO_COLOR: "1", ...options.env },
