@@ -146,8 +146,8 @@ export function createCatalog(
       for (const g of gates) g.close();
       await feed.stop();
       catalog.close();
+      api.close(); // an inspect in flight ends now, not at its timeout
       await catalog.idle();
-      api.close();
       await flush();
       const held = { filtered: 0, released: 0, unlabelled: 0, overflow: 0 };
       for (const g of gates) {

@@ -127,6 +127,7 @@ export class EngineApi {
   readonly socket: string;
   readonly #client: Deno.HttpClient;
   readonly #timeoutMs: number;
+  readonly #closing = new AbortController();
   #version: string | null = null;
 
   /** Makes the client; nothing is connected until the first call. */
@@ -176,14 +177,15 @@ export class EngineApi {
    */
   async stream(path: string, signal: AbortSignal): Promise<ReadableStream<Uint8Array>> {
     const full = this.#versioned(path);
-    const res = await this.#fetch(full, signal);
+    const res = await this.#fetch(full, AbortSignal.any([signal, this.#closing.signal]));
     if (!res.ok) throw await apiError(res, full);
     if (res.body === null) throw new EngineError("other", `GET ${path} gave no body`);
     return res.body;
   }
 
-  /** Closes the client's connections. */
+  /** Aborts the calls in flight (they throw) and closes the client's connections. */
   close(): void {
+    this.#closing.abort(new EngineError("other", `The client of ${this.socket} was closed`));
     this.#client.close();
   }
 
@@ -193,7 +195,7 @@ export class EngineApi {
   }
 
   async #json(path: string): Promise<unknown> {
-    const signal = AbortSignal.timeout(this.#timeoutMs);
+    const signal = AbortSignal.any([AbortSignal.timeout(this.#timeoutMs), this.#closing.signal]);
     const res = await this.#fetch(path, signal);
     if (!res.ok) throw await apiError(res, path);
     try {

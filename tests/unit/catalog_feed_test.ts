@@ -338,3 +338,23 @@ Deno.test({
     }
   },
 });
+
+Deno.test("close() ends a call in flight at once (shutdown does not wait for a slow engine)", async () => {
+  // the stand-in's event stream sends nothing and never ends: a JSON call on it waits forever
+  const server = await standIn(() => stream([], true));
+  const api = new EngineApi({ socket: server.path, timeoutMs: 60_000 });
+  try {
+    await api.negotiate();
+    const inspect = apiCatalogEngine({ get: () => api.get("/events") }).inspect("c".repeat(64));
+    const t0 = performance.now();
+    api.close();
+    await assert.rejects(inspect, (e: Error) => {
+      assert.ok(e instanceof EngineError);
+      assert.match(e.message, /was closed/);
+      return true;
+    });
+    assert.ok(performance.now() - t0 < 5000, "not at its 60 s timeout");
+  } finally {
+    await server.close();
+  }
+});
