@@ -159,7 +159,9 @@ Deno.test({
               `${passingAtStart} -> ${passingAtEnd} (+1: ${prefix}fail, exited, not removed)`,
           );
           assert.equal(passingAtEnd, passingAtStart + 1, "only the fail container, still there");
-          assert.ok(fdsAtEnd <= fdsAtStart, `fds ${fdsAtStart} -> ${fdsAtEnd}`);
+          // no descriptor per container: at most the keep-alive connection of the inspects (one
+          // at a time) and the event stream's, pooled by the API client, more than at the start
+          assert.ok(fdsAtEnd <= fdsAtStart + 2, `fds ${fdsAtStart} -> ${fdsAtEnd}`);
         });
       } finally {
         if (!stopped) await daemon.stop("SIGTERM");
