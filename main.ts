@@ -2,7 +2,7 @@
  * container-statsd: wires the data path together.
  *
  * source (src/source: `docker stats` child or cgroup reader) -> samples -> reducer -> gate
- * (src/catalog: the container catalog from engine events; filters, names, labels when an
+ * (src/catalog: the container catalog from the Engine API socket; filters, names, labels when an
  * interval closes; lifecycle rows) -> table
  * encoders (src/schema, src/publish.ts; host disks from src/disks as a second row source) ->
  * delivery (src/delivery, one per sink) -> sink (src/ilp: QuestDB, InfluxDB, VictoriaMetrics
@@ -18,6 +18,7 @@ import { Publisher } from "./src/publish.ts";
 import { IntervalClock } from "./src/reducer/interval_clock.ts";
 import { DISK_TABLE } from "./src/schema/disks.ts";
 import { findOnPath } from "./src/engine/cli.ts";
+import { engineSocket } from "./src/engine/api.ts";
 import { createCatalog } from "./src/catalog/create.ts";
 import { setupLogging, underJournald } from "./src/service/logging.ts";
 import { shutdown, waitForStopSignal } from "./src/service/lifecycle.ts";
@@ -38,15 +39,22 @@ async function main(): Promise<number> {
   const { config, env, level } = parsed;
   await setupLogging(level, { journald: underJournald() });
   log.info("Starting container-statsd: {settings}", { settings: startupFields(config) });
-  if (findOnPath("docker") === null) {
+  if (config.source === "docker" && findOnPath("docker") === null) {
     log.error("docker not found on PATH ({path}); install the Docker CLI or fix PATH", {
       path: env.PATH ?? "",
     });
     return 1;
   }
+  let socket: string;
+  try {
+    socket = engineSocket(env.DOCKER_HOST);
+  } catch (e) {
+    log.error((e as Error).message);
+    return 2;
+  }
   const notifier = createServiceNotifier(config.watchdog, env, Deno.pid);
   const status = new StatusReporter(notifier);
-  const catalog = createCatalog(config, catalogOptions(config));
+  const catalog = createCatalog(config, { socket, ...catalogOptions(config) });
   const { containers, events } = catalog;
   const disks = config.disks.length > 0 ? { name: config.diskTable, decl: DISK_TABLE } : null;
   const tables = [containers, events, disks].filter((t) => t !== null);

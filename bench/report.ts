@@ -9,7 +9,7 @@
 // @ts-types="@types/mustache"
 import Mustache from "mustache";
 import { CONTAINER_TABLE } from "../src/schema/containers.ts";
-import type { CatalogResult } from "./catalog.ts";
+import type { CatalogResult, CatalogWindow } from "./catalog.ts";
 import type { FidelityResult, FidelityRun } from "./fidelity.ts";
 import type { FootprintResult, FootprintRun, PhaseResult } from "./footprint.ts";
 import type { LatencyResult } from "./latency.ts";
@@ -598,44 +598,31 @@ function fidelityView(d: FidelityResult, targets: Target[]) {
 }
 
 function catalogView(c: CatalogResult) {
-  const counts = (x: Record<string, number>) =>
-    Object.entries(x).sort().map(([k, v]) => `${k} ${v}`).join(", ") || "none";
+  const w = (x: CatalogWindow) => [fmt(x.daemonCpuS, 3), fmt(x.engineCpuS, 3)];
   return {
-    containers: c.containers,
+    steady: c.steady,
+    starts: c.starts,
     warmupS: c.warmupS,
-    minutes: fmt(c.sources[0]?.minutes ?? NaN, 1),
-    commands: Object.values(c.commands).map((x) => `\`${x}\``).join("; "),
-    table: table(
-      ["", ...c.sources.map((x) => `\`--source ${x.source}\``)],
-      [
-        [
-          "docker invocations from start to the end of the warm-up",
-          ...c.sources.map((x) => counts(x.startupCalls)),
-        ],
-        [
-          "docker invocations per minute while idle",
-          ...c.sources.map((x) => `**${fmt(x.idleCallsPerMin, 2)}** (${counts(x.idleCalls)})`),
-        ],
-        [
-          "`docker events` child CPU while idle (s/min)",
-          ...c.sources.map((x) => fmt(x.eventsCpuPerMin, 4)),
-        ],
-        [
-          "daemon process CPU while idle (s/min; source, reducers, catalog, publish)",
-          ...c.sources.map((x) => fmt(x.daemonCpuPerMin, 3)),
-        ],
-        [
-          "docker invocations for 10 containers started, exited and removed",
-          ...c.sources.map((x) => counts(x.churnCalls)),
-        ],
-      ],
-    ),
+    source: c.source,
+    command: `\`${c.command}\``,
+    table: table([
+      "one minute",
+      "daemon tree CPU (s)",
+      "engine CPU (s): dockerd, containerd, shims",
+    ], [
+      ["idle", ...w(c.idle)],
+      [`${c.starts} containers of 1 s started`, ...w(c.churn)],
+    ]),
+    perStart: `**${fmt(c.perStartMs, 1)} ms** over idle (${fmt(c.perStartGrossMs, 1)} ms gross)`,
     inProcess: table(["in process", "cost"], [
       [
         `catalog, one recorded event line (parse, apply, lifecycle row; ${c.perEvent.lines} lines, ${c.perEvent.rows} rows)`,
         `${fmt(c.perEvent.us, 1)} µs`,
       ],
-      ["gate, one sample of a known container (50 containers)", `${fmt(c.perSampleNs, 0)} ns`],
+      [
+        "row gate, one row of a known container at interval close (50 containers)",
+        `${fmt(c.perSampleNs, 0)} ns`,
+      ],
     ]),
   };
 }

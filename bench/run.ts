@@ -59,7 +59,7 @@ const { values } = parseArgs({
     sizes: { type: "string", default: "10,50,200" },
     parts: { type: "string", default: PARTS.join(",") },
     sources: { type: "string", default: "docker,cgroup" },
-    "catalog-minutes": { type: "string", default: "2" },
+    "catalog-steady": { type: "string", default: "200" },
     "quiet-wait": { type: "string", default: "120" },
     "burn-every": { type: "string", default: "10" },
     spin: { type: "string", default: "20000" },
@@ -83,7 +83,7 @@ if (values.help) {
   --parts p,q            any of ${PARTS.join(",")} (default all)
   --sources s,t          daemon sources measured: docker (always) and cgroup (default both;
                          cgroup needs root: the runner mounts the --host-root bind of /)
-  --catalog-minutes M    idle window of the catalog part, per source (default 2)
+  --catalog-steady N     steady containers beside the catalog part's churn (default 200)
   --quiet-wait S         footprint: before each period, wait at most S seconds for other
                          \`docker stats\` clients to be gone for 5 s (default 120)
   --burn-every K         one container in K burns a little CPU (default 10)
@@ -207,8 +207,8 @@ if (!values["report-only"]) {
             save(
               part,
               await runCatalog({
-                minutes: Number(values["catalog-minutes"]),
-                containers: 50,
+                steady: Number(values["catalog-steady"]),
+                starts: 60,
                 warmupS: 30,
                 variants: sourceVariants,
               }, context()),

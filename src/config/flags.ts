@@ -538,6 +538,7 @@ export const ENV_NAMES = [
   "STATE_DIRECTORY",
   "HOME",
   "PATH",
+  "DOCKER_HOST",
 ] as const;
 
 /** What {@link parseCommandLine} gives when the daemon may start. */
