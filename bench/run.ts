@@ -22,14 +22,13 @@
  */
 import { parseArgs } from "node:util";
 import { findQuestDBJar, type QuestDB, startQuestDB } from "../tests/helpers/questdb.ts";
-import { mountHostRoot, unmountHostRoot } from "../tests/helpers/docker.ts";
 import { runCatalog } from "./catalog.ts";
 import { runFidelity } from "./fidelity.ts";
 import { runFootprint } from "./footprint.ts";
 import { runLatency } from "./latency.ts";
 import { runReplay } from "./replay.ts";
 import { runFloor } from "./floor.ts";
-import { type BenchContext, cgroupVariant, type DaemonVariant } from "./lib/context.ts";
+import { type BenchContext, CGROUP_VARIANT, type DaemonVariant } from "./lib/context.ts";
 import { runDenoBench } from "./lib/denobench.ts";
 import { readEnvironment } from "./lib/env.ts";
 import { clockTicks } from "./lib/procfs.ts";
@@ -168,17 +167,13 @@ if (!values["report-only"]) {
   const needsQdb = parts.some((p) => !["parser", "encoder", "cgroup"].includes(p));
   let qdb: QuestDB | null = null;
   const spoolDir = await Deno.makeTempDir({ prefix: "statsd-bench-spool-" });
-  const needsRoot = sources.includes("cgroup") &&
-    parts.some((p) => ["footprint", "fidelity", "catalog"].includes(p));
-  const hostRoot = needsRoot ? await mountHostRoot() : null;
-  // The daemon's sources: the default (docker) first, then cgroup through the bind.
-  const sourceVariants = hostRoot ? [cgroupVariant(hostRoot)] : [];
+  // The daemon's sources: the default (docker) first, then cgroup, reading the host directly.
+  const sourceVariants = sources.includes("cgroup") ? [CGROUP_VARIANT] : [];
   try {
     if (needsQdb) {
       qdb = await startQuestDB();
       log(`private QuestDB on ${qdb.httpUrl}`);
     }
-    if (hostRoot) log(`--host-root bind of / at ${hostRoot}`);
     const context = (): BenchContext => ({ qdb: qdb!, spoolDir, main: values.main!, log });
     for (const part of PARTS.filter((p) => parts.includes(p))) {
       const startedAt = new Date().toISOString();
@@ -281,7 +276,6 @@ if (!values["report-only"]) {
   } finally {
     await qdb?.dispose();
     await Deno.remove(spoolDir, { recursive: true }).catch(() => {});
-    if (hostRoot) await unmountHostRoot(hostRoot);
   }
 }
 writeReport(outDir, reportPath);
