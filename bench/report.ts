@@ -736,6 +736,39 @@ function floorView(
   };
 }
 
+/** What bench/soak.ts writes. */
+interface SoakResult {
+  date: string;
+  minutes: number;
+  steady: number;
+  started: number;
+  start: { fds: number; rssKiB: number; catalog: number };
+  end: { fds: number; rssKiB: number; catalog: number };
+}
+
+/** The churn soak: the daemon's footprint before and after the churn. */
+function soakView(r: SoakResult): Record<string, unknown> {
+  const row = (
+    what: string,
+    a: number,
+    b: number,
+    unit = "",
+  ) => [what, `${a}${unit}`, `${b}${unit}`, `${b - a > 0 ? "+" : ""}${b - a}${unit}`];
+  return {
+    ...r,
+    table: table(["", "after warm-up", "after the churn", "difference"], [
+      row("open file descriptors (daemon tree)", r.start.fds, r.end.fds),
+      row("catalog entries", r.start.catalog, r.end.catalog),
+      row(
+        "RSS (daemon tree)",
+        Math.round(r.start.rssKiB / 1024),
+        Math.round(r.end.rssKiB / 1024),
+        " MiB",
+      ),
+    ]),
+  };
+}
+
 /**
  * The view the template is rendered with: one object per part that has results (absent
  * otherwise), each holding that part's tables (markdown) and figures, and the targets table.
@@ -754,6 +787,7 @@ export function buildView(dir: string): Record<string, unknown> {
   const floor = load<{ seconds: number; runs: FloorRun[] }>(dir, "floor");
   const catalog = load<CatalogResult>(dir, "catalog");
   const cgroup = load<{ times: Record<string, number[]> }>(dir, "cgroup");
+  const soak = load<SoakResult>(dir, "soak");
   const extraEnv = [...Deno.readDirSync(dir)]
     .filter((f) => /^env-.+\.json$/.test(f.name))
     .map((f) => f.name.replace(/\.json$/, ""))
@@ -772,6 +806,7 @@ export function buildView(dir: string): Record<string, unknown> {
     cgroup: cgroup && cgroupBenchView(cgroup.data.times),
     latency: lat && latencyView(lat.data.runs, fp?.data ?? null),
     floor: floor && floorView(floor.data, replay?.data ?? null, fp?.data ?? null),
+    soak: soak && soakView(soak.data),
   };
   view["targets"] = targets.length
     ? table(
