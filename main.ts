@@ -29,6 +29,7 @@ import { HostRoot } from "./src/host/host_root.ts";
 import { openCgroupSource } from "./src/source/cgroup/open.ts";
 import { cgroupsResolver } from "./src/source/cgroup/proc_cgroup.ts";
 import type { Source } from "./src/source/source.ts";
+import { openExporter } from "./src/exporter/exporter.ts";
 
 const log = getLogger(["container-statsd"]);
 
@@ -36,6 +37,9 @@ async function main(): Promise<number> {
   const parsed = parseCommandLine(Deno.args);
   if (typeof parsed === "number") return parsed;
   const { config, env, level } = parsed;
+  const host = config.listenHostLabel ? config.node : null;
+  const exporter = config.listen && openExporter(config.listen, { labels: config.labels, host });
+  if (typeof exporter === "number") return exporter;
   await setupLogging(level, { journald: underJournald() });
   log.info("Starting container-statsd: {settings}", { settings: startupFields(config) });
   if (findOnPath("docker") === null) {
@@ -62,15 +66,19 @@ async function main(): Promise<number> {
   const clock = new IntervalClock({
     intervalMs: config.intervalMs,
     mode: config.mode,
-    onInterval: (closed) => void publisher.publish(closed),
+    onInterval: (closed) => {
+      exporter?.intervalClosed(closed.endMs);
+      void publisher.publish(closed);
+    },
   });
   const source = await createSource(config, notifier.watchdogUsec, catalog.catalog);
   if (typeof source === "string") return startupError(source);
   status.track(() => clock.containers, sinks, () => publisher.rowErrors);
+  exporter?.attach({ source, catalog: catalog.catalog, sinks, samples: catalog.samples });
   for (const sink of sinks) await sink.loadSpool();
   for (const sink of sinks) sink.start();
   catalog.start((rows) => publisher.publishEvents(rows));
-  source.start(catalog.gate(clock.add));
+  source.start(catalog.gate(exporter?.tee(clock.add) ?? clock.add));
   clock.start();
   notifier.start((nowMs) => source.health.healthy(nowMs));
   void source.health.ready.then(() => {
@@ -84,6 +92,7 @@ async function main(): Promise<number> {
   await shutdown(async (deadlineMs) => {
     await notifier.stopping();
     await source.stop();
+    await exporter?.close();
     await catalog.stop();
     await publisher.publish(clock.stop());
     await stopSinks(sinks, deadlineMs);

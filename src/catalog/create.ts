@@ -16,7 +16,7 @@ import { ContainerCatalog } from "./catalog.ts";
 import { dockerCatalogEngine, DockerEventsFeed } from "./docker_engine.ts";
 import type { LifecycleRow } from "./events.ts";
 import { ContainerFilter } from "./filters.ts";
-import { SampleGate } from "./gate.ts";
+import { type GateCounters, SampleGate } from "./gate.ts";
 import { labelSymbols } from "./labels.ts";
 
 const log = getLogger(["container-statsd", "catalog"]);
@@ -60,6 +60,8 @@ export interface CatalogParts {
    * containers not known yet).
    */
   gate(listener: SampleListener): SampleListener;
+  /** The gates' counters summed, and the samples they hold now. */
+  samples(): GateCounters & { held: number };
   /**
    * Starts following the engine.
    * @param publishEvents receives lifecycle rows, gathered for `eventBatchMs`.
@@ -112,6 +114,14 @@ export function createCatalog(
   const feed = new DockerEventsFeed({ docker, catalog });
   const gates: SampleGate[] = [];
   const labelsOf = (r: ContainerRow) => catalog.get(r.id)?.labels;
+  const samples = () => {
+    const sum = { filtered: 0, released: 0, unlabelled: 0, overflow: 0, held: 0 };
+    for (const g of gates) {
+      for (const k of Object.keys(g.counters) as (keyof GateCounters)[]) sum[k] += g.counters[k];
+      sum.held += g.held;
+    }
+    return sum;
+  };
   return {
     catalog,
     feed,
@@ -130,6 +140,7 @@ export function createCatalog(
       gates.push(gate);
       return gate.add;
     },
+    samples,
     start(publishEvents) {
       publish = publishEvents;
       feed.start();
@@ -139,15 +150,11 @@ export function createCatalog(
       await feed.stop();
       await catalog.idle();
       await flush();
-      const held = { filtered: 0, released: 0, unlabelled: 0, overflow: 0 };
-      for (const g of gates) {
-        for (const k of Object.keys(held) as (keyof typeof held)[]) held[k] += g.counters[k];
-      }
       log.info(
         "Stopped the catalog: {events} event lines, {rows} lifecycle rows, {listings} " +
           "listings, {inspects} inspects; samples: {filtered} filtered out, {released} held " +
           "then released, {unlabelled} without labels, {overflow} dropped from full holds",
-        { ...catalog.counters, ...held },
+        { ...catalog.counters, ...samples() },
       );
     },
   };

@@ -153,6 +153,7 @@ export class Delivery implements RowSink {
     }
     if (rows > 0) {
       this.#spoolDirty = true;
+      this.stats.spooledRows = rows;
       log.info("Loaded {rows} undelivered rows ({batches} intervals) from {path}", {
         rows,
         batches: batches.length,
@@ -210,6 +211,7 @@ export class Delivery implements RowSink {
       try {
         await spool.write(this.#queue.toArray());
         this.#spoolDirty = left > 0;
+        this.stats.spooledRows = left;
         if (left > 0) {
           log.warn("Shutdown with {rows} undelivered rows: spooled to {path}", {
             rows: left,
@@ -321,6 +323,7 @@ export class Delivery implements RowSink {
         if (this.#queue.length > 0 || !this.#spoolDirty) return;
         await spool.remove().catch(() => {});
         this.#spoolDirty = false;
+        this.stats.spooledRows = 0;
       });
     }
     return "ok";
@@ -334,6 +337,7 @@ export class Delivery implements RowSink {
     if (retryAfter !== undefined) s.retryAfterMs = retryAfter;
     else delete s.retryAfterMs;
     this.stats.failures++;
+    this.stats.failedRequests++;
     this.stats.last = { endMs, rows, ok: false, error: err.message };
     const kind = err instanceof IlpDeliveryError && err.status !== undefined
       ? `HTTP ${err.status}`
@@ -414,6 +418,7 @@ export class Delivery implements RowSink {
         const batches = this.#queue.toArray();
         await spool.write(batches);
         this.#spoolDirty = batches.length > 0;
+        this.stats.spooledRows = batches.reduce((n, b) => n + b.rows, 0);
         log.debug("Spooled {rows} undelivered rows to {path}", {
           rows: this.#queue.rows,
           path: spool.path,
