@@ -45,7 +45,7 @@
 #
 # Permission flags come from deno.json's compile tasks (`deno task compile`), so the binary gets
 # exactly the daemon's permissions (--allow-run=docker, --allow-env=<list>, --allow-net,
-# --allow-read, --allow-write, --allow-sys=statfs, --unstable-net).
+# --allow-read, --allow-write, --allow-sys=statfs,systemMemoryInfo, --unstable-net).
 
 ARG DENO_VERSION=2.9.6
 ARG DOCKER_CLI_VERSION=28

@@ -26,6 +26,8 @@ export interface LatestRead {
   readonly info: ContainerInfo | undefined;
   /** The inside of its label set (`container_label_*`, `host`, `id`, `image`, `name`). */
   readonly labels: string;
+  /** The memory limit, bytes; 0 for none (cAdvisor's `specMemoryValue`). */
+  readonly memoryLimit: number;
 }
 
 /** One container family: its declaration, extra labels, and the value of a read. */
@@ -258,7 +260,7 @@ export const CONTAINER_FAMILIES: readonly ContainerFamily[] = [
     name: "container_spec_memory_limit_bytes",
     type: "gauge",
     help: "Memory limit for the container.",
-    value: (r) => r.sample.totalMemory,
+    value: (r) => r.memoryLimit,
   },
 ];
 
@@ -268,6 +270,12 @@ export interface LatestReadsOptions {
   labels: readonly Pick<LabelColumn, "key">[];
   /** Value of a `host` label on every container series, or null for none (the default). */
   host: string | null;
+  /**
+   * The host's memory, bytes (MemTotal), or 0 when unknown. Both sources report a container
+   * without a memory limit as having the host's memory (moby daemon/stats_collector.go); such a
+   * limit, within the CLI's rounding (0.5 %), is exported as 0, as cAdvisor does.
+   */
+  hostMemory?: number;
 }
 
 /** Most IDs remembered as gone; beyond it the memory is cleared. */
@@ -283,6 +291,7 @@ export class LatestReads {
   readonly #gone = new Set<string>();
   readonly #labelNames: readonly (readonly [string, string])[];
   readonly #host: string | null;
+  readonly #hostMemory: number;
   #catalog: Pick<CatalogView, "get"> | null = null;
   /** Samples taken, for `container_statsd_samples_read_total`. */
   samples = 0;
@@ -299,6 +308,7 @@ export class LatestReads {
     }
     this.#labelNames = names.sort((a, b) => a[1] < b[1] ? -1 : a[1] > b[1] ? 1 : 0);
     this.#host = options.host;
+    this.#hostMemory = options.hostMemory ?? 0;
   }
 
   /** Containers with a read. */
@@ -346,7 +356,9 @@ export class LatestReads {
     const labels = prev && prev.info === info && prev.sample.name === sample.name
       ? prev.labels
       : this.#labels(sample, info);
-    this.#reads.set(id, { sample, atMs, cpuSeconds, info, labels });
+    const limit = sample.totalMemory;
+    const memoryLimit = this.#hostMemory > 0 && limit >= this.#hostMemory * 0.995 ? 0 : limit;
+    this.#reads.set(id, { sample, atMs, cpuSeconds, info, labels, memoryLimit });
   };
 
   /** Writes every container family, each series from the latest read, to `out`. */

@@ -27,6 +27,8 @@ export interface ExporterOptions {
   labels: readonly Pick<LabelColumn, "key">[];
   /** `host` label value on container series (`--listen-host-label`: `--node`), or null. */
   host: string | null;
+  /** The host's memory, bytes. Default `Deno.systemMemoryInfo().total`, 0 if not allowed. */
+  hostMemory?: number;
   /** Wall clock, ms since the epoch. Default `Date.now`. */
   now?: () => number;
   /** Monotonic clock, ms. Default `performance.now`. */
@@ -52,7 +54,7 @@ export class Exporter {
 
   /** Makes an exporter with no server; {@link Exporter.listen} adds one. */
   constructor(options: ExporterOptions) {
-    this.#reads = new LatestReads(options);
+    this.#reads = new LatestReads({ hostMemory: hostMemory(), ...options });
     this.#now = options.now ?? Date.now;
     this.#mono = options.monotonic ?? (() => performance.now());
   }
@@ -137,6 +139,15 @@ export class Exporter {
   async close(): Promise<void> {
     this.#unfollow?.();
     await this.#server?.shutdown();
+  }
+}
+
+/** The host's memory, bytes (needs `--allow-sys=systemMemoryInfo`); 0 when not allowed. */
+function hostMemory(): number {
+  try {
+    return Deno.systemMemoryInfo().total;
+  } catch {
+    return 0;
   }
 }
 

@@ -30,6 +30,8 @@ export type Need =
   | "influxdb"
   /** `victoria-metrics` on PATH (Debian's `victoria-metrics`). */
   | "victoria-metrics"
+  /** `prometheus` and `promtool` on PATH (Debian's `prometheus`). */
+  | "prometheus"
   /** uid 0 (e.g. `mount --rbind` for --host-root). */
   | "root"
   /** `shellcheck` on PATH. */
@@ -71,6 +73,12 @@ const CHECKS: Record<Need, () => Promise<string | null>> = {
       onPath("victoria-metrics")
         ? null
         : "victoria-metrics is not on PATH (apt-get install victoria-metrics)",
+    ),
+  prometheus: () =>
+    Promise.resolve(
+      onPath("prometheus") && onPath("promtool")
+        ? null
+        : "prometheus or promtool is not on PATH (apt-get install prometheus)",
     ),
   root: () => Promise.resolve(Deno.uid() === 0 ? null : "not root (mount --rbind needs it)"),
   shellcheck: () =>

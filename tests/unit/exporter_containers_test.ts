@@ -235,3 +235,16 @@ Deno.test("a stop drops the series at once, late samples stay out, a start bring
     assert.equal(series(s).filter((l) => l.startsWith("container_last_seen")).length, size);
   }
 });
+
+Deno.test("no memory limit (the host's memory, as the CLI rounds it) is exported as 0", () => {
+  // This machine: MemTotal 24683784 kB; `docker stats` shows an unlimited container's limit as
+  // "23.54GiB".
+  const reads = new LatestReads({ labels: [], host: null, hostMemory: 24_683_784 * 1024 });
+  reads.add({ ...sample(LIFE, "unlimited", 1), totalMemory: 23.54 * 2 ** 30 }, 1000);
+  reads.add({ ...sample(POLICY, "limited", 1), totalMemory: 512 * 2 ** 20 }, 1000);
+  const limits = series(text(reads)).filter((l) => l.startsWith("container_spec_memory_limit"));
+  assert.deepEqual(limits.map((l) => l.replace(/\{.*name="([^"]+)"\}/, " $1")), [
+    "container_spec_memory_limit_bytes unlimited 0",
+    "container_spec_memory_limit_bytes limited 536870912",
+  ]);
+});
