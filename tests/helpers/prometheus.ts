@@ -20,10 +20,10 @@ export interface Prometheus extends LocalServer {
   /** `http://127.0.0.1:<port>` */
   url: string;
   /**
-   * Runs an instant query now.
+   * Runs an instant query, now or at `atMs` (ms since the epoch).
    * @throws {Error} when Prometheus answers an error or a result that is not a vector.
    */
-  query(promql: string): Promise<VectorElement[]>;
+  query(promql: string, atMs?: number): Promise<VectorElement[]>;
 }
 
 /**
@@ -59,8 +59,10 @@ export async function startPrometheus(
   return {
     ...server,
     url,
-    async query(promql) {
-      const res = await fetch(`${url}/api/v1/query?${new URLSearchParams({ query: promql })}`);
+    async query(promql, atMs) {
+      const params = new URLSearchParams({ query: promql });
+      if (atMs !== undefined) params.set("time", String(atMs / 1000));
+      const res = await fetch(`${url}/api/v1/query?${params}`);
       const body = await res.json() as {
         status: string;
         error?: string;
