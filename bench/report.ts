@@ -8,6 +8,7 @@
  */
 // @ts-types="@types/mustache"
 import Mustache from "mustache";
+import { type ScrapeResult, scrapeView } from "./scrape.ts";
 import { CONTAINER_TABLE } from "../src/schema/containers.ts";
 import type { CatalogResult } from "./catalog.ts";
 import type { FidelityResult, FidelityRun } from "./fidelity.ts";
@@ -767,6 +768,7 @@ export function buildView(dir: string): Record<string, unknown> {
   const floor = load<{ seconds: number; runs: FloorRun[] }>(dir, "floor");
   const catalog = load<CatalogResult>(dir, "catalog");
   const cgroup = load<{ times: Record<string, number[]> }>(dir, "cgroup");
+  const scrape = load<ScrapeResult>(dir, "scrape");
   const extraEnv = [...Deno.readDirSync(dir)]
     .filter((f) => /^env-.+\.json$/.test(f.name))
     .map((f) => f.name.replace(/\.json$/, ""))
@@ -785,6 +787,7 @@ export function buildView(dir: string): Record<string, unknown> {
     cgroup: cgroup && cgroupBenchView(cgroup.data.times),
     latency: lat && latencyView(lat.data.runs, fp?.data ?? null),
     floor: floor && floorView(floor.data, replay?.data ?? null, fp?.data ?? null),
+    scrape: scrape && scrapeView(scrape.data),
   };
   view["targets"] = targets.length
     ? table(
