@@ -191,6 +191,7 @@ Deno.test("the host label only when asked; label keys sanitised, the first of a 
     ...INSPECT.find((c) => c.id === LIFE)!,
     labels: { "a.b": "x", "a-b": "y" },
     cgroups: { "": `/system.slice/docker-${LIFE}.scope` }, // v2, systemd driver
+    startedAtMs: Date.parse("2026-12-02T06:08:04.123456789Z"), // State.StartedAt
   };
   reads.follow({ get: () => info, subscribe: () => () => {} });
   reads.add(sample(LIFE, "ct-rec-life", 0), 1000);
@@ -200,6 +201,7 @@ Deno.test("the host label only when asked; label keys sanitised, the first of a 
       `id="/system.slice/docker-${LIFE}.scope",` +
       'image="busybox:local",name="ct-rec-life"} 1',
   );
+  assert.match(text(reads), /\ncontainer_start_time_seconds\{[^}]+\} 1796191684.123\n/);
 });
 
 Deno.test("a stop drops the series at once, late samples stay out, a start brings them back", async () => {
