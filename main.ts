@@ -1,8 +1,9 @@
 /**
  * container-statsd: wires the data path together.
  *
- * source (src/source: `docker stats` child) -> samples -> gate (src/catalog: the container
- * catalog from `docker events`, filters, names, labels; lifecycle rows) -> reducer -> table
+ * source (src/source: `docker stats` child or cgroup reader) -> samples -> reducer -> gate
+ * (src/catalog: the container catalog from engine events; filters, names, labels when an
+ * interval closes; lifecycle rows) -> table
  * encoders (src/schema, src/publish.ts; host disks from src/disks as a second row source) ->
  * delivery (src/delivery, one per sink) -> sink (src/ilp: QuestDB, InfluxDB, VictoriaMetrics
  * over ILP); flags, logging, signals, sd_notify and status (src/config, src/service) around it.
@@ -66,19 +67,17 @@ async function main(): Promise<number> {
   const clock = new IntervalClock({
     intervalMs: config.intervalMs,
     mode: config.mode,
-    onInterval: (closed) => {
-      exporter?.intervalClosed(closed.endMs);
-      void publisher.publish(closed);
-    },
+    isLive: catalog.gate.liveness,
+    onInterval: (closed) => void publisher.publish(catalog.gate.resolve(closed)),
   });
   const source = await createSource(config, notifier.watchdogUsec, catalog.catalog);
   if (typeof source === "string") return startupError(source);
   status.track(() => clock.containers, sinks, () => publisher.rowErrors);
-  exporter?.attach({ source, catalog: catalog.catalog, sinks, samples: catalog.samples });
+  exporter?.attach({ source, catalog: catalog.catalog, gate: catalog.gate, reducer: clock, sinks });
   for (const sink of sinks) await sink.loadSpool();
   for (const sink of sinks) sink.start();
   catalog.start((rows) => publisher.publishEvents(rows));
-  source.start(catalog.gate(exporter?.tee(clock.add) ?? clock.add));
+  source.start(exporter?.tee(clock.add) ?? clock.add);
   clock.start();
   notifier.start((nowMs) => source.health.healthy(nowMs));
   void source.health.ready.then(() => {
@@ -94,7 +93,7 @@ async function main(): Promise<number> {
     await source.stop();
     await exporter?.close();
     await catalog.stop();
-    await publisher.publish(clock.stop());
+    for (const closed of clock.stop()) await publisher.publish(catalog.gate.resolve(closed));
     await stopSinks(sinks, deadlineMs);
   });
   notifier.close();
@@ -110,7 +109,11 @@ function createSource(
   watchdogUsec: number | null,
   catalog: CatalogView,
 ): Promise<Source | string> {
-  if (config.source === "docker") return Promise.resolve(new DockerStatsSource({ watchdogUsec }));
+  if (config.source === "docker") {
+    // A repeat window under half the interval keeps a row for an idle container each interval.
+    const repeatWindowMs = Math.min(1500, config.intervalMs / 2);
+    return Promise.resolve(new DockerStatsSource({ watchdogUsec, repeatWindowMs }));
+  }
   const { hostRoot, samplePeriodMs: periodMs } = config;
   return openCgroupSource({ hostRoot, catalog, periodMs, watchdogUsec });
 }

@@ -16,10 +16,10 @@
  *   deno task bench --parts catalog [--catalog-minutes 2]
  */
 import { ContainerCatalog } from "../src/catalog/catalog.ts";
-import { SampleGate } from "../src/catalog/gate.ts";
+import { RowGate } from "../src/catalog/gate.ts";
+import type { ContainerRow } from "../src/reducer/reducer.ts";
 import { parseInspect } from "../src/catalog/listing.ts";
 import { findOnPath } from "../src/engine/cli.ts";
-import type { Sample } from "../src/sample.ts";
 import { READY_LINE } from "../tests/helpers/daemon.ts";
 import {
   type BenchContext,
@@ -246,9 +246,8 @@ async function perSample(): Promise<number> {
     },
   });
   await catalog.relist();
-  let n = 0;
-  const gate = new SampleGate({ catalog, listener: () => n++ });
-  const samples: Sample[] = inspected.map((c) => ({
+  const gate = new RowGate(catalog);
+  const rows: ContainerRow[] = inspected.map((c) => ({
     id: c.id,
     container: c.id.slice(0, 12),
     name: c.name,
@@ -260,13 +259,19 @@ async function perSample(): Promise<number> {
     netOut: 0,
     blockIn: 0,
     blockOut: 0,
+    blockInDelta: 0,
+    blockOutDelta: 0,
+    netInDelta: 0,
+    netOutDelta: 0,
     pids: 1,
+    samples: 1,
   }));
   const ROUNDS = 40_000;
+  let n = 0;
   const t0 = performance.now();
-  for (let r = 0; r < ROUNDS; r++) for (const s of samples) gate.add(s, r);
-  const ns = (performance.now() - t0) * 1e6 / (ROUNDS * samples.length);
-  if (n !== ROUNDS * samples.length) throw new Error(`gate forwarded ${n}`);
+  for (let r = 0; r < ROUNDS; r++) n += gate.resolve({ endMs: r, rows }).rows.length;
+  const ns = (performance.now() - t0) * 1e6 / (ROUNDS * rows.length);
+  if (n !== ROUNDS * rows.length) throw new Error(`gate passed ${n}`);
   return ns;
 }
 

@@ -7,6 +7,10 @@
  * Run: deno bench --allow-read --allow-env bench/scrape_bench.ts
  */
 import { Exporter } from "../src/exporter/exporter.ts";
+import { ContainerCatalog } from "../src/catalog/catalog.ts";
+import { RowGate } from "../src/catalog/gate.ts";
+import type { Inspected } from "../src/catalog/listing.ts";
+import { IntervalClock } from "../src/reducer/interval_clock.ts";
 import { StreamHealth } from "../src/source/health.ts";
 import type { CgroupFigures, Sample } from "../src/sample.ts";
 
@@ -40,48 +44,56 @@ const figures = (i: number): CgroupFigures => ({
   pidsLimit: null,
 });
 
-/** An exporter holding the latest read of `n` containers with compose labels. */
-function benchExporter(n: number): Exporter {
+/**
+ * An exporter holding the latest read of `n` containers with compose labels, with the real
+ * catalog (listing them), row gate and reducer.
+ */
+async function benchExporter(n: number): Promise<Exporter> {
   const exporter = new Exporter({
     labels: [{ key: "com.docker.compose.project" }, { key: "com.docker.compose.service" }],
     host: null,
     hostMemory: 25_276_194_816,
   });
-  const infos = new Map<string, { labels: Record<string, string> }>();
+  const containers: Inspected[] = Array.from({ length: n }, (_, i) => ({
+    id: i.toString(16).padStart(64, "0"),
+    name: `statsd-bench-${String(i).padStart(3, "0")}`,
+    image: "busybox:local",
+    labels: { "com.docker.compose.project": "bench", "com.docker.compose.service": `s${i % 7}` },
+    pid: 1000 + i,
+    networkMode: "default",
+    restartCount: 0,
+    state: "running",
+    startedAtMs: 1_700_000_000_000,
+  }));
+  const catalog = new ContainerCatalog({
+    engine: {
+      list: () =>
+        Promise.resolve(
+          containers.map(({ id, name, image, state }) => ({ id, name, image, state })),
+        ),
+      inspect: (ids) => Promise.resolve(containers.filter((c) => ids.includes(c.id))),
+    },
+    cgroupsOf: (pid) => {
+      const c = containers.find((x) => x.pid === pid)!;
+      return Promise.resolve({ memory: `/docker/${c.id}` });
+    },
+  });
+  await catalog.relist();
+  const gate = new RowGate(catalog);
+  const clock = new IntervalClock({ intervalMs: 60_000, mode: "avg", onInterval: () => {} });
   exporter.attach({
     source: { kind: "cgroup", health: new StreamHealth({ startMs: performance.now() }) },
-    catalog: {
-      get: (id) => {
-        const info = infos.get(id);
-        return info && {
-          id,
-          name: `statsd-bench-${id.slice(-3)}`,
-          image: "busybox:local",
-          labels: info.labels,
-          pid: 1,
-          cgroups: { memory: `/docker/${id}` },
-          networkMode: "default",
-          restartCount: 0,
-          state: "running",
-          startedAtMs: 1_700_000_000_000,
-        };
-      },
-      subscribe: () => () => {},
-      size: n,
-    },
+    catalog,
+    gate,
+    reducer: clock,
     sinks: [],
-    samples: () => ({ filtered: 0, overflow: 0, held: 0 }),
   });
   const add = exporter.tee(() => {});
-  for (let i = 0; i < n; i++) {
-    const id = i.toString(16).padStart(64, "0");
-    infos.set(id, {
-      labels: { "com.docker.compose.project": "bench", "com.docker.compose.service": `s${i % 7}` },
-    });
+  containers.forEach((c, i) => {
     const sample: Sample = {
-      id,
-      container: id.slice(0, 12),
-      name: `statsd-bench-${i}`,
+      id: c.id,
+      container: c.id.slice(0, 12),
+      name: c.name,
       cpu: 1.5,
       memoryUse: 23_456_789,
       totalMemory: 25_276_194_816,
@@ -94,14 +106,14 @@ function benchExporter(n: number): Exporter {
       cgroup: figures(i),
     };
     add(sample, 1_700_000_000_000 + i);
-  }
+  });
   return exporter;
 }
 
 let sink = 0;
 // Bench names are `render <n> containers <format>`; bench/scrape.ts reads them back.
 for (const n of [10, 200]) {
-  const exporter = benchExporter(n);
+  const exporter = await benchExporter(n);
   for (const format of ["text", "openmetrics"] as const) {
     Deno.bench({
       name: `render ${n} containers ${format}`,

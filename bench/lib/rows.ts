@@ -22,11 +22,11 @@ export const ENCODER_END_MS = 1_700_000_100_000;
  */
 export function benchRows(containers = 200, mode: Mode = "avg"): ContainerRow[] {
   const t0 = 1_700_000_040_000;
-  const agg = new IntervalAggregator(60_000, mode, t0);
+  const agg = new IntervalAggregator({ intervalMs: 60_000, mode, nowMs: t0, graceMs: 0 });
   const p = new StatsParser((s) => agg.add(s, t0));
   for (const c of generateStream(containers, 20)) p.push(c);
   p.end();
-  return agg.closePartial().rows;
+  return agg.closeAll(t0)[0]!.rows;
 }
 
 /**

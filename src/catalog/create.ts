@@ -1,5 +1,5 @@
 /**
- * Builds the catalog as the flags ask: the `docker events` feed, the filters, the sample gate,
+ * Builds the catalog as the flags ask: the `docker events` feed, the filters, the row gate,
  * and the container and lifecycle tables with the label symbols, so main.ts only wires.
  *
  * @module
@@ -11,12 +11,11 @@ import type { ContainerRow } from "../reducer/reducer.ts";
 import { CONTAINER_TABLE } from "../schema/containers.ts";
 import { EVENT_TABLE } from "../schema/events.ts";
 import { withSymbols } from "../schema/table.ts";
-import type { SampleListener } from "../source/source.ts";
 import { ContainerCatalog } from "./catalog.ts";
 import { dockerCatalogEngine, DockerEventsFeed } from "./docker_engine.ts";
 import type { LifecycleRow } from "./events.ts";
 import { ContainerFilter } from "./filters.ts";
-import { type GateCounters, SampleGate } from "./gate.ts";
+import { RowGate } from "./gate.ts";
 import { labelSymbols } from "./labels.ts";
 
 const log = getLogger(["container-statsd", "catalog"]);
@@ -55,13 +54,8 @@ export interface CatalogParts {
   readonly events: NamedTable<LifecycleRow> | null;
   /** The `docker events` feed (its child's PID is in `feed.pid`). */
   readonly feed: DockerEventsFeed;
-  /**
-   * Wraps a source's listener in the sample gate (filters, catalog names, holding samples of
-   * containers not known yet).
-   */
-  gate(listener: SampleListener): SampleListener;
-  /** The gates' counters summed, and the samples they hold now. */
-  samples(): GateCounters & { held: number };
+  /** The catalog's verdict on each closed interval's rows (filters, names, liveness). */
+  readonly gate: RowGate;
   /**
    * Starts following the engine.
    * @param publishEvents receives lifecycle rows, gathered for `eventBatchMs`.
@@ -112,16 +106,8 @@ export function createCatalog(
       : {}),
   });
   const feed = new DockerEventsFeed({ docker, catalog });
-  const gates: SampleGate[] = [];
+  const gate = new RowGate(catalog);
   const labelsOf = (r: ContainerRow) => catalog.get(r.id)?.labels;
-  const samples = () => {
-    const sum = { filtered: 0, released: 0, unlabelled: 0, overflow: 0, held: 0 };
-    for (const g of gates) {
-      for (const k of Object.keys(g.counters) as (keyof GateCounters)[]) sum[k] += g.counters[k];
-      sum.held += g.held;
-    }
-    return sum;
-  };
   return {
     catalog,
     feed,
@@ -135,26 +121,19 @@ export function createCatalog(
         decl: withSymbols(EVENT_TABLE, labelSymbols(config.labels, (r) => r.labels)),
       }
       : null,
-    gate(listener) {
-      const gate = new SampleGate({ catalog, listener });
-      gates.push(gate);
-      return gate.add;
-    },
-    samples,
+    gate,
     start(publishEvents) {
       publish = publishEvents;
       feed.start();
     },
     async stop() {
-      for (const g of gates) g.close();
       await feed.stop();
       await catalog.idle();
       await flush();
       log.info(
         "Stopped the catalog: {events} event lines, {rows} lifecycle rows, {listings} " +
-          "listings, {inspects} inspects; samples: {filtered} filtered out, {released} held " +
-          "then released, {unlabelled} without labels, {overflow} dropped from full holds",
-        { ...catalog.counters, ...samples() },
+          "listings, {inspects} inspects; rows: {filtered} filtered out, {unlabelled} without labels",
+        { ...catalog.counters, ...gate.counters },
       );
     },
   };

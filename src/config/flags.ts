@@ -418,6 +418,20 @@ export function parseFlags(
     }
   }
 
+  const period = o.source === "docker"
+    ? program.getOptionValueSource("samplePeriod") === "cli"
+      ? "a --source cgroup flag (the docker source reads at the engine's pace)"
+      : null
+    : o.samplePeriod > o.interval
+    ? `at most the interval (${o.interval} ms) with --source cgroup`
+    : null;
+  if (period !== null) {
+    const msg =
+      `error: option '--sample-period <duration>' argument is invalid. Allowed: ${period}.`;
+    output.err(msg + "\n");
+    throw new FlagExit(2, msg);
+  }
+
   let labels: LabelColumn[];
   try {
     const reserved = [...CONTAINER_TABLE.columns, ...EVENT_TABLE.columns].map((c) => c.name);

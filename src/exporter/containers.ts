@@ -5,7 +5,8 @@
  *
  * @module
  */
-import type { CatalogView, ContainerInfo } from "../catalog/container.ts";
+import type { ContainerCatalog } from "../catalog/catalog.ts";
+import type { ContainerInfo } from "../catalog/container.ts";
 import type { LabelColumn } from "../catalog/labels.ts";
 import type { CgroupFigures, Sample } from "../sample.ts";
 import type { SampleListener } from "../source/source.ts";
@@ -282,7 +283,7 @@ export interface LatestReadsOptions {
 const GONE_LIMIT = 4096;
 
 /**
- * Keeps the latest read of each container the gate passes, and drops a container's series
+ * Keeps the latest read of each container, and drops a container's series
  * when the catalog announces its `stop` (a late sample of it is ignored until it starts
  * again). Rendering is synchronous, so a removal can never interleave with a scrape.
  */
@@ -292,7 +293,7 @@ export class LatestReads {
   readonly #labelNames: readonly (readonly [string, string])[];
   readonly #host: string | null;
   readonly #hostMemory: number;
-  #catalog: Pick<CatalogView, "get"> | null = null;
+  #catalog: Pick<ContainerCatalog, "get" | "known" | "passes"> | null = null;
   /** Samples taken, for `container_statsd_samples_read_total`. */
   samples = 0;
 
@@ -321,7 +322,7 @@ export class LatestReads {
    * `start` lets them come back, `update` (rename, labels) relabels them.
    * @returns a function that unsubscribes.
    */
-  follow(catalog: Pick<CatalogView, "get" | "subscribe">): () => void {
+  follow(catalog: Pick<ContainerCatalog, "get" | "subscribe" | "known" | "passes">): () => void {
     this.#catalog = catalog;
     return catalog.subscribe((change) => {
       const id = change.container.id;
@@ -361,9 +362,18 @@ export class LatestReads {
     this.#reads.set(id, { sample, atMs, cpuSeconds, info, labels, memoryLimit });
   };
 
-  /** Writes every container family, each series from the latest read, to `out`. */
+  /**
+   * Writes every container family, each series from the latest read, to `out`: the containers
+   * that pass the filters by the catalog's verdict now, and those it does not know yet by the
+   * name filters alone, as the row gate judges rows (src/catalog/gate.ts).
+   */
   render(out: Exposition): void {
-    const reads = [...this.#reads.values()];
+    const catalog = this.#catalog;
+    const reads = [...this.#reads.values()].filter((r) => {
+      if (catalog === null) return true;
+      const verdict = catalog.known(r.sample.id);
+      return verdict === "pass" || (verdict === "unknown" && catalog.passes(r.sample.name));
+    });
     for (const f of CONTAINER_FAMILIES) {
       let headed = false;
       for (const r of reads) {

@@ -4,19 +4,11 @@
  *
  * @module
  */
+import type { GateCounters } from "../catalog/gate.ts";
 import type { RowSink } from "../delivery/sink.ts";
+import type { IntervalClock } from "../reducer/interval_clock.ts";
 import type { SourceHealth } from "../source/source.ts";
 import { type Exposition, type FamilyDecl, labelPairs } from "./exposition.ts";
-
-/** What the gate did with samples (src/catalog/gate.ts counters and holds). */
-export interface SampleTotals {
-  /** Samples of containers the filters leave out. */
-  readonly filtered: number;
-  /** Held samples dropped because a hold limit was reached. */
-  readonly overflow: number;
-  /** Samples held now while the catalog looks their container up. */
-  readonly held: number;
-}
 
 /** Where the daemon's figures are read at each scrape. */
 export interface DaemonParts {
@@ -26,20 +18,18 @@ export interface DaemonParts {
   readonly sinks: readonly Pick<RowSink, "name" | "stats" | "pendingRows">[];
   /** The catalog: containers it knows. */
   readonly catalog: { readonly size: number };
-  /** The gate's totals. */
-  readonly samples: () => SampleTotals;
+  /** The row gate's totals (src/catalog/gate.ts). */
+  readonly gate: { readonly counters: Readonly<GateCounters> };
+  /** The reducer (src/reducer/interval_clock.ts): late samples, time since the last close. */
+  readonly reducer: Pick<IntervalClock, "late" | "sinceLastClose">;
 }
 
 /** The figures at one scrape. */
 export interface DaemonFigures {
   /** Build: version of the daemon and of Deno. */
   readonly version: string;
-  /** Samples that passed the gate (the exporter's own count). */
-  readonly passed: number;
-  /** End of the last interval the reducer closed, ms since the epoch, or null before it. */
-  readonly lastIntervalEndMs: number | null;
-  /** Wall clock now, ms since the epoch. */
-  readonly nowMs: number;
+  /** Samples the source gave (the exporter's own count). */
+  readonly read: number;
   /** Monotonic clock now, ms (`performance.now()`), for the source's health. */
   readonly monoMs: number;
 }
@@ -61,18 +51,22 @@ const SOURCE = f(
   "1 while the source shows activity within its health window (the watchdog's rule), else 0.",
 );
 const READ = f("samples_read_total", "counter", "Samples the source read.");
-const FILTERED = f(
-  "samples_filtered_total",
+const LATE = f(
+  "samples_late_total",
   "counter",
-  "Samples of containers left out by the filters.",
+  "Samples that arrived after their interval had closed, counted in the next one.",
 );
-const DROPPED = f("samples_dropped_total", "counter", "Samples dropped because a hold was full.");
-const HELD = f("samples_held", "gauge", "Samples held until the catalog knows their container.");
+const FILTERED = f("rows_filtered_total", "counter", "Rows dropped by the filters at close.");
+const UNLABELLED = f(
+  "rows_unlabelled_total",
+  "counter",
+  "Rows published without the catalog (stats name, no labels).",
+);
 const CATALOG = f("catalog_containers", "gauge", "Containers the catalog knows.");
 const AGE = f(
   "last_interval_age_seconds",
   "gauge",
-  "Seconds since the end of the last interval the reducer closed.",
+  "Seconds since the reducer last closed an interval (monotonic clock).",
 );
 const SINK: readonly [FamilyDecl, (s: DaemonParts["sinks"][number]) => number][] = [
   [f("sink_rows_queued", "gauge", "Rows waiting for delivery."), (s) => s.pendingRows],
@@ -120,15 +114,13 @@ export function renderDaemon(
   };
   const source = labelPairs([["source", parts.source.kind]]);
   one(SOURCE, parts.source.health.healthy(figures.monoMs) ? 1 : 0, source);
-  const s = parts.samples();
-  one(READ, figures.passed + s.filtered + s.overflow + s.held);
-  one(FILTERED, s.filtered);
-  one(DROPPED, s.overflow);
-  one(HELD, s.held);
+  one(READ, figures.read);
+  one(LATE, parts.reducer.late);
+  one(FILTERED, parts.gate.counters.filtered);
+  one(UNLABELLED, parts.gate.counters.unlabelled);
   one(CATALOG, parts.catalog.size);
-  if (figures.lastIntervalEndMs !== null) {
-    one(AGE, Math.max(0, figures.nowMs - figures.lastIntervalEndMs) / 1000);
-  }
+  const sinceClose = parts.reducer.sinceLastClose();
+  if (sinceClose !== null) one(AGE, sinceClose / 1000);
   if (parts.sinks.length === 0) return;
   for (const [decl, value] of SINK) {
     out.family(decl);

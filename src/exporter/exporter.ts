@@ -4,15 +4,15 @@
  * healthy by the watchdog's rule, else 503).
  *
  * The server binds first, before anything else starts, so a port in use stops the daemon with
- * one line; main then hands it the source, catalog, sinks and gate with
- * {@link Exporter.attach}, and tees the gate's samples into it with {@link Exporter.tee}.
+ * one line; main then hands it the source, catalog, gate, reducer and sinks with
+ * {@link Exporter.attach}, and tees the source's samples into it with {@link Exporter.tee}.
  *
  * @module
  */
 import { getLogger } from "@logtape/logtape";
 import denoJson from "../../deno.json" with { type: "json" };
+import type { ContainerCatalog } from "../catalog/catalog.ts";
 import type { LabelColumn } from "../catalog/labels.ts";
-import type { CatalogView } from "../catalog/container.ts";
 import type { SampleListener } from "../source/source.ts";
 import { LatestReads } from "./containers.ts";
 import { type DaemonParts, renderDaemon } from "./daemon.ts";
@@ -29,33 +29,28 @@ export interface ExporterOptions {
   host: string | null;
   /** The host's memory, bytes. Default `Deno.systemMemoryInfo().total`, 0 if not allowed. */
   hostMemory?: number;
-  /** Wall clock, ms since the epoch. Default `Date.now`. */
-  now?: () => number;
   /** Monotonic clock, ms. Default `performance.now`. */
   monotonic?: () => number;
 }
 
 /** What main hands the exporter once it has built them. */
 export interface ExporterParts extends DaemonParts {
-  /** The catalog: records, changes and size. */
-  readonly catalog: Pick<CatalogView, "get" | "subscribe"> & { readonly size: number };
+  /** The catalog: records, verdicts, changes and size. */
+  readonly catalog: Pick<ContainerCatalog, "get" | "subscribe" | "known" | "passes" | "size">;
 }
 
 /** The metrics and health of the daemon, rendered per request; see the module doc. */
 export class Exporter {
   readonly #reads: LatestReads;
-  readonly #now: () => number;
   readonly #mono: () => number;
   #parts: ExporterParts | null = null;
   #unfollow: (() => void) | null = null;
-  #lastIntervalEndMs: number | null = null;
   #server: Deno.HttpServer | null = null;
   #address: ListenAddress | null = null;
 
   /** Makes an exporter with no server; {@link Exporter.listen} adds one. */
   constructor(options: ExporterOptions) {
     this.#reads = new LatestReads({ hostMemory: hostMemory(), ...options });
-    this.#now = options.now ?? Date.now;
     this.#mono = options.monotonic ?? (() => performance.now());
   }
 
@@ -74,7 +69,7 @@ export class Exporter {
     }, (request) => this.handle(request));
   }
 
-  /** Starts reading the source, catalog, sinks and gate; until then only build info shows. */
+  /** Starts reading the source, catalog, gate, reducer and sinks; before, build info only. */
   attach(parts: ExporterParts): void {
     this.#parts = parts;
     this.#unfollow = this.#reads.follow(parts.catalog);
@@ -97,19 +92,12 @@ export class Exporter {
     };
   }
 
-  /** The reducer closed an interval ending at `endMs` (epoch ms). */
-  intervalClosed(endMs: number): void {
-    this.#lastIntervalEndMs = endMs;
-  }
-
   /** The whole exposition in `format` (synchronous: a scrape sees one state). */
   render(format: Format): string {
     const out = new Exposition(format);
     renderDaemon(out, {
       version: denoJson.version,
-      passed: this.#reads.samples,
-      lastIntervalEndMs: this.#lastIntervalEndMs,
-      nowMs: this.#now(),
+      read: this.#reads.samples,
       monoMs: this.#mono(),
     }, this.#parts);
     this.#reads.render(out);

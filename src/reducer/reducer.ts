@@ -1,17 +1,18 @@
 /**
  * Per-container reducer: folds the samples of one interval into one row.
  *
- * Rules (issue "The daemon end to end"; the Rust original's avg/max modes):
- * - `avg`: mean of the interval's samples; `pids` rounded to a whole number.
- * - `max`: maximum of each column independently.
- * - `total_memory` (the limit) is the interval's last value in both modes.
- * - Cumulative I/O counters keep the mode's rule, and `*_delta` columns add the bytes moved
- *   during the interval: the sum of increases between consecutive samples, starting from the
- *   container's last sample of the previous interval (or its first sample ever), so deltas of
- *   consecutive intervals add up to the counter's growth. A counter that falls (the container
- *   restarted) counts from zero.
+ * Rules (the Rust original's avg/max modes; issues 16 and 18):
+ * - `avg`: mean of the interval's samples; `pids` rounded to a whole number. `max`: maximum of
+ *   each column independently. A null CPU (no window) is skipped by both; `samples` counts reads.
+ * - Limits (`total_memory`, `cpu_limit`, `pids_limit`) are the interval's last value.
+ * - A delta is the increase between two consecutive reads of the same container and belongs to
+ *   the interval of the later read, so a container's deltas over all its rows add up to its last
+ *   counter minus its first, across empty intervals and source gaps. A counter that falls (the
+ *   container restarted) counts from zero.
+ * - Shares (`cpu_throttled_pct`, `*_pressure_pct`) come from the interval's deltas, not from
+ *   averaging per-read shares.
  */
-import type { Sample } from "../sample.ts";
+import type { CgroupFigures, Sample } from "../sample.ts";
 
 /** How samples are reduced. */
 export type Mode = "avg" | "max";
@@ -24,8 +25,8 @@ export interface ContainerRow {
   container: string;
   /** Container name. */
   name: string;
-  /** CPU, percent of one CPU. */
-  cpu: number;
+  /** CPU, percent of one CPU; null when no read of the interval had a window. */
+  cpu: number | null;
   /** Memory used, percent of the limit. */
   memoryPercentage: number;
   /** Memory used, bytes. */
@@ -106,20 +107,39 @@ function increase(prev: number, cur: number): number {
   return cur >= prev ? cur - prev : cur;
 }
 
+/** Cumulative cgroup counters that become `*Delta` columns, in {@link CgroupFigures} keys. */
+const COUNTERS = [
+  "cpuThrottledUs",
+  "oomKills",
+  "memoryMaxEvents",
+  "pgmajfault",
+  "netRxDropped",
+  "netTxDropped",
+  "netRxErrors",
+  "netTxErrors",
+  "cpuPeriods",
+  "cpuThrottledPeriods",
+  "cpuPressureSomeUs",
+  "memoryPressureSomeUs",
+  "memoryPressureFullUs",
+  "ioPressureSomeUs",
+  "ioPressureFullUs",
+] as const satisfies readonly (keyof CgroupFigures)[];
+type Counter = typeof COUNTERS[number];
+const C = Object.fromEntries(COUNTERS.map((k, i) => [k, i])) as Record<Counter, number>;
+
 /**
- * Accumulates one container's samples. Create one per container ID; call {@link take} at each
- * interval boundary. O(1) memory per container whatever the number of samples.
+ * One container's samples within one interval. The previous read (for deltas) is passed in by
+ * the caller, which keeps it across intervals. O(1) memory whatever the number of samples.
  */
-export class ContainerReducer {
-  /** Full container ID this reducer is for. */
-  readonly id: string;
-  #container = "";
-  #name = "";
+export class RowAccumulator {
+  readonly #max: boolean;
+  #last: Sample | null = null;
   #n = 0;
+  #cpuN = 0;
   #cpu = 0;
   #memPct = 0;
   #memUse = 0;
-  #totalMemory = 0;
   #blockIn = 0;
   #blockOut = 0;
   #netIn = 0;
@@ -129,87 +149,79 @@ export class ContainerReducer {
   #dBlockOut = 0;
   #dNetIn = 0;
   #dNetOut = 0;
-  /** Last sample's counters, carried across intervals; null before the first sample. */
-  #last: Sample | null = null;
-  readonly #max: boolean;
+  #cg: CgroupAcc | null = null;
 
-  /**
-   * Makes an empty reducer.
-   *
-   * @param id full container ID.
-   * @param mode `avg` or `max`.
-   */
-  constructor(id: string, mode: Mode) {
-    this.id = id;
+  /** @param mode `avg` or `max`. */
+  constructor(mode: Mode) {
     this.#max = mode === "max";
   }
 
-  /** Number of samples in the current interval. */
+  /** Reads in this interval. */
   get samples(): number {
     return this.#n;
   }
 
-  /** Adds one sample (its `id` must be this reducer's). */
-  add(s: Sample): void {
-    const last = this.#last;
-    if (last !== null) {
-      this.#dBlockIn += increase(last.blockIn, s.blockIn);
-      this.#dBlockOut += increase(last.blockOut, s.blockOut);
-      this.#dNetIn += increase(last.netIn, s.netIn);
-      this.#dNetOut += increase(last.netOut, s.netOut);
+  /**
+   * Adds one read.
+   * @param s the read.
+   * @param prev the same container's previous read (any interval), or null for its first.
+   */
+  add(s: Sample, prev: Sample | null): void {
+    if (prev !== null) {
+      this.#dBlockIn += increase(prev.blockIn, s.blockIn);
+      this.#dBlockOut += increase(prev.blockOut, s.blockOut);
+      this.#dNetIn += increase(prev.netIn, s.netIn);
+      this.#dNetOut += increase(prev.netOut, s.netOut);
     }
+    if (s.cgroup !== undefined) {
+      this.#cg ??= new CgroupAcc(this.#max);
+      this.#cg.add(s.cgroup, prev?.cgroup ?? null);
+    }
+    const first = this.#n === 0;
     this.#last = s;
-    this.#container = s.container;
-    this.#name = s.name;
-    this.#totalMemory = s.totalMemory;
-    if (this.#max && this.#n > 0) {
-      if ((s.cpu ?? 0) > this.#cpu) this.#cpu = s.cpu ?? 0;
-      if (s.memoryPercentage > this.#memPct) this.#memPct = s.memoryPercentage;
-      if (s.memoryUse > this.#memUse) this.#memUse = s.memoryUse;
-      if (s.blockIn > this.#blockIn) this.#blockIn = s.blockIn;
-      if (s.blockOut > this.#blockOut) this.#blockOut = s.blockOut;
-      if (s.netIn > this.#netIn) this.#netIn = s.netIn;
-      if (s.netOut > this.#netOut) this.#netOut = s.netOut;
-      if (s.pids > this.#pids) this.#pids = s.pids;
-    } else if (this.#max) {
-      this.#cpu = s.cpu ?? 0;
-      this.#memPct = s.memoryPercentage;
-      this.#memUse = s.memoryUse;
-      this.#blockIn = s.blockIn;
-      this.#blockOut = s.blockOut;
-      this.#netIn = s.netIn;
-      this.#netOut = s.netOut;
-      this.#pids = s.pids;
-    } else {
-      this.#cpu += s.cpu ?? 0;
-      this.#memPct += s.memoryPercentage;
-      this.#memUse += s.memoryUse;
-      this.#blockIn += s.blockIn;
-      this.#blockOut += s.blockOut;
-      this.#netIn += s.netIn;
-      this.#netOut += s.netOut;
-      this.#pids += s.pids;
-    }
     this.#n++;
+    if (s.cpu !== null) {
+      this.#cpu = this.#max
+        ? (this.#cpuN === 0 ? s.cpu : Math.max(this.#cpu, s.cpu))
+        : this.#cpu + s.cpu;
+      this.#cpuN++;
+    }
+    if (this.#max && !first) {
+      this.#memPct = Math.max(this.#memPct, s.memoryPercentage);
+      this.#memUse = Math.max(this.#memUse, s.memoryUse);
+      this.#blockIn = Math.max(this.#blockIn, s.blockIn);
+      this.#blockOut = Math.max(this.#blockOut, s.blockOut);
+      this.#netIn = Math.max(this.#netIn, s.netIn);
+      this.#netOut = Math.max(this.#netOut, s.netOut);
+      this.#pids = Math.max(this.#pids, s.pids);
+    } else {
+      const k = this.#max ? 0 : 1;
+      this.#memPct = this.#memPct * k + s.memoryPercentage;
+      this.#memUse = this.#memUse * k + s.memoryUse;
+      this.#blockIn = this.#blockIn * k + s.blockIn;
+      this.#blockOut = this.#blockOut * k + s.blockOut;
+      this.#netIn = this.#netIn * k + s.netIn;
+      this.#netOut = this.#netOut * k + s.netOut;
+      this.#pids = this.#pids * k + s.pids;
+    }
   }
 
   /**
-   * Returns the interval's row and starts the next interval (the last counters are kept for
-   * the next deltas).
+   * The interval's row.
    * @returns the row, or null when the interval had no samples.
    */
-  take(): ContainerRow | null {
-    const n = this.#n;
-    if (n === 0) return null;
-    const d = this.#max ? 1 : n;
+  row(): ContainerRow | null {
+    const s = this.#last;
+    if (s === null) return null;
+    const d = this.#max ? 1 : this.#n;
     const row: ContainerRow = {
-      id: this.id,
-      container: this.#container,
-      name: this.#name,
-      cpu: this.#cpu / d,
+      id: s.id,
+      container: s.container,
+      name: s.name,
+      cpu: this.#cpuN === 0 ? null : this.#max ? this.#cpu : this.#cpu / this.#cpuN,
       memoryPercentage: this.#memPct / d,
       memoryUse: this.#memUse / d,
-      totalMemory: this.#totalMemory,
+      totalMemory: s.totalMemory,
       blockIn: this.#blockIn / d,
       blockOut: this.#blockOut / d,
       netIn: this.#netIn / d,
@@ -219,21 +231,83 @@ export class ContainerReducer {
       netInDelta: this.#dNetIn,
       netOutDelta: this.#dNetOut,
       pids: Math.round(this.#pids / d),
-      samples: n,
+      samples: this.#n,
     };
-    this.#n = 0;
-    this.#cpu = this.#memPct = this.#memUse = 0;
-    this.#blockIn =
-      this.#blockOut =
-      this.#netIn =
-      this.#netOut =
-      this.#pids =
-        0;
-    this.#dBlockIn =
-      this.#dBlockOut =
-      this.#dNetIn =
-      this.#dNetOut =
-        0;
+    if (this.#cg !== null && s.cgroup !== undefined) row.cgroup = this.#cg.row(s.cgroup);
     return row;
+  }
+}
+
+/** The cgroup figures of one container within one interval. */
+class CgroupAcc {
+  readonly #max: boolean;
+  readonly #delta = new Array<number>(COUNTERS.length).fill(0);
+  /** Microseconds of read windows that end in this interval (the denominator of pressure). */
+  #windowUs = 0;
+  #anon = 0;
+  #anonN = 0;
+  #file = 0;
+  #fileN = 0;
+
+  constructor(max: boolean) {
+    this.#max = max;
+  }
+
+  add(f: CgroupFigures, prev: CgroupFigures | null): void {
+    if (prev !== null) {
+      for (let i = 0; i < COUNTERS.length; i++) {
+        const k = COUNTERS[i]!;
+        const a = prev[k];
+        const b = f[k];
+        if (a !== null && b !== null) this.#delta[i]! += increase(a, b);
+      }
+      this.#windowUs += Math.max(0, f.monoMs - prev.monoMs) * 1000;
+    }
+    if (f.memoryAnon !== null) {
+      this.#anon = this.#fold(this.#anon, this.#anonN++, f.memoryAnon);
+    }
+    if (f.memoryFile !== null) {
+      this.#file = this.#fold(this.#file, this.#fileN++, f.memoryFile);
+    }
+  }
+
+  #fold(acc: number, n: number, v: number): number {
+    return this.#max ? (n === 0 ? v : Math.max(acc, v)) : acc + v;
+  }
+
+  /** The row's figures; `last` is the interval's last read (limits, which keys exist). */
+  row(last: CgroupFigures): CgroupRow {
+    const delta = (k: Counter) => last[k] === null ? null : this.#delta[C[k]]!;
+    const share = (k: Counter) => {
+      const d = delta(k);
+      return d === null || this.#windowUs === 0 ? null : Math.min(100, (d / this.#windowUs) * 100);
+    };
+    const quota = last.cpuQuotaUs !== null && last.cpuPeriodUs ? last.cpuQuotaUs : null;
+    const periods = delta("cpuPeriods");
+    const throttled = delta("cpuThrottledPeriods");
+    return {
+      cpuLimit: quota === null ? null : quota / last.cpuPeriodUs!,
+      cpuThrottledPct: quota === null || periods === null || throttled === null
+        ? null
+        : periods === 0
+        ? 0
+        : (throttled / periods) * 100,
+      cpuThrottledUsDelta: delta("cpuThrottledUs"),
+      memoryAnon: this.#anonN === 0 ? null : this.#max ? this.#anon : this.#anon / this.#anonN,
+      memoryFile: this.#fileN === 0 ? null : this.#max ? this.#file : this.#file / this.#fileN,
+      oomKillsDelta: delta("oomKills"),
+      memoryMaxEventsDelta: delta("memoryMaxEvents"),
+      pgmajfaultDelta: delta("pgmajfault"),
+      cpuPressurePct: share("cpuPressureSomeUs"),
+      memoryPressurePct: share("memoryPressureSomeUs"),
+      memoryPressureFullPct: share("memoryPressureFullUs"),
+      ioPressurePct: share("ioPressureSomeUs"),
+      ioPressureFullPct: share("ioPressureFullUs"),
+      netRxDroppedDelta: delta("netRxDropped"),
+      netTxDroppedDelta: delta("netTxDropped"),
+      netRxErrorsDelta: delta("netRxErrors"),
+      netTxErrorsDelta: delta("netTxErrors"),
+      pidsLimit: last.pidsLimit,
+    };
   }
 }

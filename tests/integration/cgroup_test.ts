@@ -13,7 +13,7 @@
  * mandatory, elsewhere a missing one ignores the test with its reason.
  */
 import assert from "node:assert/strict";
-import { startDaemon } from "../helpers/daemon.ts";
+import { startDaemon, testServerArgs } from "../helpers/daemon.ts";
 import {
   ensureBusyboxImage,
   mountHostRoot,
@@ -69,14 +69,18 @@ async function dataDisk(): Promise<string> {
   return source;
 }
 
-/** Sleeps until `ms` past the start of the next interval. */
-function untilIntervalOffset(ms: number): Promise<void> {
-  const at = (Math.floor(Date.now() / INTERVAL_MS) + 1) * INTERVAL_MS + ms;
-  return new Promise((r) => setTimeout(r, at - Date.now()));
+/**
+ * Sleeps until `ms` past the start of the next interval (of `interval` ms).
+ * @returns the last boundary before the wake-up, ms since the epoch.
+ */
+function untilIntervalOffset(ms: number, interval = INTERVAL_MS): Promise<number> {
+  const at = (Math.floor(Date.now() / interval) + 1) * interval + ms;
+  return new Promise((r) => setTimeout(() => r(at - (at % interval)), at - Date.now()));
 }
 
 /** End of the interval containing `ms` (the designated timestamp of its rows). */
-const intervalEnd = (ms: number) => (Math.floor(ms / INTERVAL_MS) + 1) * INTERVAL_MS;
+const intervalEnd = (ms: number, interval = INTERVAL_MS) =>
+  (Math.floor(ms / interval) + 1) * interval;
 
 interface Row {
   ts: number;
@@ -264,6 +268,190 @@ Deno.test({
       });
     } finally {
       for (const d of daemons) await d.stop("SIGKILL").catch(() => {});
+      await removeContainers(prefix);
+      await unmountHostRoot(hostRoot);
+      await qdb.dispose();
+      await Deno.remove(spool, { recursive: true }).catch(() => {});
+    }
+  },
+});
+
+/** A key's value in a flat-keyed cgroup file (`key N` lines), restated for the test. */
+function key(text: string, name: string): number {
+  const m = new RegExp(`^${name} (\\d+)$`, "m").exec(text);
+  if (!m) throw new Error(`no ${name} in ${JSON.stringify(text)}`);
+  return Number(m[1]);
+}
+
+interface FigureRow {
+  ts: number;
+  name: string;
+  cpu: number | null;
+  cpuLimit: number | null;
+  throttledPct: number | null;
+  throttledUs: number | null;
+  oomKills: number | null;
+  maxEvents: number | null;
+  pidsLimit: number | null;
+  anon: number | null;
+  file: number | null;
+  cpuPressure: number | null;
+  samples: number;
+}
+
+Deno.test({
+  name: "cgroup figures on the real kernel (v1): throttling at --cpus 0.5, an OOM kill, no limits",
+  ignore: await requires("docker", "questdb", "root"),
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn(t) {
+    const interval = 5000;
+    const prefix = `cgf-${crypto.randomUUID().slice(0, 8)}-`;
+    await ensureBusyboxImage();
+    const qdb = await startQuestDB();
+    const spool = await Deno.makeTempDir({ prefix: "cgf-spool-" });
+    const hostRoot = await mountHostRoot();
+    let daemon: ReturnType<typeof startDaemon> | null = null;
+    try {
+      // Two burners in one container, so that it can use its quota on both CPUs of a busy host.
+      const burner = await runContainer(
+        `${prefix}burner`,
+        ["--cpus", "0.5", "--pids-limit", "50"],
+        "yes > /dev/null & yes > /dev/null",
+      );
+      // facts.md: a child filling a 100 MB variable is OOM-killed at 32m; PID 1 lives on.
+      const oom = await runContainer(
+        `${prefix}oom`,
+        ["--memory", "32m"],
+        "while [ ! -e /go ]; do sleep 0.2; done; (x=$(yes | head -c 100000000)); sleep 600",
+      );
+      await runContainer(`${prefix}free`, [], "sleep 600");
+      const cg = (controller: string, id: string, file: string) =>
+        Deno.readTextFile(`${hostRoot}/sys/fs/cgroup/${controller}/docker/${id}/${file}`);
+      // The burner is frozen whenever the daemon reads it first and last, so the files' own
+      // delta over the run is known exactly.
+      await sh("docker", ["pause", `${prefix}burner`]);
+      const throttledBefore = key(await cg("cpu", burner, "cpu.stat"), "throttled_time");
+      const failcntBefore = Number(await cg("memory", oom, "memory.failcnt"));
+
+      daemon = startDaemon([
+        ...testServerArgs(qdb.httpPort, spool),
+        "--node",
+        "cgf-host",
+        "--interval",
+        "5s",
+        "--source",
+        "cgroup",
+        "--host-root",
+        hostRoot,
+        "--table",
+        "cgfStats",
+        "--events",
+        "disabled",
+        "--include",
+        `${prefix}*`,
+      ]);
+      await daemon.waitForLog(/The cgroup source is producing; ready/, 30_000);
+      const b0 = await untilIntervalOffset(200, interval);
+      await sh("docker", ["unpause", `${prefix}burner`]);
+      const b1 = await untilIntervalOffset(2000, interval);
+      await sh("docker", ["exec", `${prefix}oom`, "sh", "-c", "echo > /go"]);
+      const b4 = await untilIntervalOffset(2 * interval + 200, interval);
+      await sh("docker", ["pause", `${prefix}burner`]);
+      const throttledAfter = key(await cg("cpu", burner, "cpu.stat"), "throttled_time");
+      const b5 = await untilIntervalOffset(3000, interval);
+      assert.equal(
+        key(await cg("cpu", burner, "cpu.stat"), "throttled_time"),
+        throttledAfter,
+        "frozen: no more throttling",
+      );
+      const oomKills = key(await cg("memory", oom, "memory.oom_control"), "oom_kill");
+      const failcntAfter = Number(await cg("memory", oom, "memory.failcnt"));
+      const running = await sh("docker", ["inspect", "-f", "{{.State.Running}}", `${prefix}oom`]);
+      const { code } = await daemon.stop("SIGTERM");
+      assert.equal(code, 0, daemon.lines.slice(-20).join("\n"));
+      assert.deepEqual([b1 - b0, b4 - b1, b5 - b4], [interval, 3 * interval, interval], "no lag");
+
+      const res = await qdb.waitFor(
+        "SELECT timestamp, name, cpu, cpu_limit, cpu_throttled_pct, cpu_throttled_us_delta, " +
+          "oom_kills_delta, memory_max_events_delta, pids_limit, memory_anon, memory_file, " +
+          "cpu_pressure_pct, samples FROM cgfStats ORDER BY timestamp, name",
+        (r) => r.dataset.some((row) => Date.parse(row[0] as string) >= b5),
+      );
+      const rows: FigureRow[] = res.dataset.map((r) => ({
+        ts: Date.parse(r[0] as string),
+        name: String(r[1]).replace(prefix, ""),
+        cpu: r[2] as number | null,
+        cpuLimit: r[3] as number | null,
+        throttledPct: r[4] as number | null,
+        throttledUs: r[5] as number | null,
+        oomKills: r[6] as number | null,
+        maxEvents: r[7] as number | null,
+        pidsLimit: r[8] as number | null,
+        anon: r[9] as number | null,
+        file: r[10] as number | null,
+        cpuPressure: r[11] as number | null,
+        samples: r[12] as number,
+      }));
+      console.log("cgfStats rows:");
+      for (const r of rows) {
+        console.log(
+          `  ${new Date(r.ts).toISOString()} ${r.name.padEnd(6)} cpu=${r.cpu?.toFixed(1)} ` +
+            `limit=${r.cpuLimit} ` +
+            `throttled=${r.throttledPct?.toFixed(1)}% ${r.throttledUs} µs oom=${r.oomKills} ` +
+            `max=${r.maxEvents} pids_limit=${r.pidsLimit} anon=${r.anon} file=${r.file} ` +
+            `samples=${r.samples}`,
+        );
+      }
+      const of = (name: string) => rows.filter((r) => r.name === name);
+
+      await t.step("burner: limit 0.5, throttled in every whole interval, the files' delta", () => {
+        assert.ok(of("burner").every((r) => r.pidsLimit === 50 && r.cpuLimit === 0.5));
+        const sum = of("burner").reduce((s, r) => s + (r.throttledUs ?? 0), 0);
+        assert.equal(
+          sum,
+          Math.floor(throttledAfter / 1000) - Math.floor(throttledBefore / 1000),
+          "Σ cpu_throttled_us_delta = the change of cpu.stat throttled_time, µs",
+        );
+        const whole = of("burner").filter((r) => r.ts > b1 && r.ts <= b4);
+        assert.equal(whole.length, 3, "three whole intervals between unpause and pause");
+        for (const r of whole) {
+          // A host too busy to give the burner its 0.5 CPU (cpu well under 50) cannot throttle it.
+          const why = `${r.throttledPct} % of periods, ${r.throttledUs} µs at cpu ${r.cpu} %`;
+          assert.ok(r.throttledPct !== null && r.throttledPct > 50, why);
+          assert.ok(r.throttledUs !== null && r.throttledUs > 0, why);
+        }
+      });
+
+      await t.step("OOM: one kill in its interval, the container running and reporting on", () => {
+        assert.equal(oomKills, 1, "memory.oom_control");
+        assert.equal(running, "true");
+        const rowsOom = of("oom");
+        const killed = rowsOom.filter((r) => r.oomKills === 1);
+        assert.equal(killed.length, 1, "one row with oom_kills_delta 1");
+        const at = killed[0]!.ts;
+        assert.ok(at === b1 + interval || at === b1 + 2 * interval, `the kill's interval: ${at}`);
+        assert.equal(rowsOom.reduce((s, r) => s + (r.oomKills ?? 0), 0), 1);
+        assert.equal(
+          rowsOom.reduce((s, r) => s + (r.maxEvents ?? 0), 0),
+          failcntAfter - failcntBefore,
+          "Σ memory_max_events_delta = the change of memory.failcnt",
+        );
+        assert.ok(failcntAfter > failcntBefore, "the limit was hit");
+        assert.ok(rowsOom.some((r) => r.ts > at && r.samples >= 4), "rows after the kill");
+      });
+
+      await t.step("unlimited: cpu_limit, cpu_throttled_pct and pids_limit absent", () => {
+        const free = of("free");
+        assert.ok(free.length >= 5);
+        for (const r of free) {
+          assert.deepEqual([r.cpuLimit, r.throttledPct, r.pidsLimit], [null, null, null]);
+          assert.ok(r.anon !== null && r.file !== null, "memory_anon and memory_file");
+        }
+        assert.ok(rows.every((r) => r.cpuPressure === null), "no pressure on cgroup v1");
+      });
+    } finally {
+      await daemon?.stop("SIGKILL").catch(() => {});
       await removeContainers(prefix);
       await unmountHostRoot(hostRoot);
       await qdb.dispose();

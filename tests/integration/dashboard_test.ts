@@ -2,10 +2,11 @@
  * Every query of the committed Grafana dashboard (grafana/dashboards/container-statsd.json)
  * runs on a real QuestDB over the PostgreSQL wire, as the QuestDB plugin sends it: template
  * variables and macros expanded as the plugin expands them (grafana/macros.ts). The rows are
- * the daemon's own: main.ts with the start task's permissions, `--interval 1s --disks /`,
- * against busybox containers on the real engine (a CPU burner, a memory holder, a container
- * the OOM killer stops, one that exits 3). A query error fails the test, and so does a query
- * that returns no rows where rows exist.
+ * the daemon's own: main.ts with the start task's permissions, `--interval 1s --disks /
+ * --source cgroup` (so the rows carry the cgroup figures of issue 18), against busybox
+ * containers on the real engine (a CPU burner, one at `--cpus 0.2`, a memory holder, a
+ * container the OOM killer stops, one whose child it kills, one that exits 3). A query error
+ * fails the test, and so does a query that returns no rows where rows exist.
  */
 import assert from "node:assert/strict";
 import postgres from "postgres";
@@ -78,8 +79,21 @@ Deno.test({
         "/",
         "--host-root",
         hostRoot,
+        "--source",
+        "cgroup",
       ]);
       await daemon.waitForLog(/; ready/, 30_000);
+      await runContainer(
+        `${prefix}limited`,
+        [...compose(project, "limited"), "--cpus", "0.2"],
+        "yes > /dev/null & yes > /dev/null",
+      );
+      // facts.md: a child filling a 100 MB variable is OOM-killed at 32m; PID 1 lives on.
+      await runContainer(
+        `${prefix}oomchild`,
+        [...compose(project, "oomchild"), "--memory", "32m"],
+        "sleep 2; (x=$(yes | head -c 100000000)); sleep 600",
+      );
       // Lifecycle: killed for memory (oom, die 137), and an exit with status 3 (die).
       await runContainer(
         `${prefix}oom`,
@@ -91,6 +105,11 @@ Deno.test({
       await qdb.waitFor(
         `SELECT count(DISTINCT timestamp) FROM containerStats WHERE host = '${host}'`,
         (r) => Number(r.dataset[0]?.[0]) >= 8,
+        30_000,
+      );
+      await qdb.waitFor(
+        `SELECT sum(oom_kills_delta) FROM containerStats WHERE name = '${prefix}oomchild'`,
+        (r) => Number(r.dataset[0]?.[0]) >= 1,
         30_000,
       );
       const { code } = await daemon.stop("SIGTERM");
@@ -165,7 +184,7 @@ Deno.test({
         },
       });
 
-      const ours = ["burner", "mem", "oom", "exit3"];
+      const ours = ["burner", "limited", "mem", "oom", "oomchild", "exit3"];
       const variants: { name: string; vars: VariableValues; compose: boolean }[] = [
         { name: "All selected", vars: { ...all, name: { all: names } }, compose: false },
         {
@@ -226,6 +245,37 @@ Deno.test({
         const rowsPerInterval = rowsOf("Rows delivered per interval");
         assert.ok(rowsPerInterval.some((r) => Number(r.container_rows) >= 2));
       });
+
+      await t.step(
+        "the cgroup panels: the limit, the OOM kill, anon and file, no v1 pressure",
+        () => {
+          const limited = rowsOf("CPU used against the limit").filter((r) =>
+            r.name === `${prefix}limited`
+          );
+          assert.ok(limited.length > 0 && limited.every((r) => Number(r.cpu_limit) === 0.2));
+          assert.ok(
+            rowsOf("CPU used against the limit").every((r) => r.cpu_limit !== null),
+            "containers with a limit only",
+          );
+          const throttling = rowsOf("CPU throttling").filter((r) => r.name === `${prefix}limited`);
+          assert.ok(throttling.length > 0 && throttling.every((r) => r.throttled_periods !== null));
+          const kills = rowsOf("OOM kills and limit hits")
+            .filter((r) => r.name === `${prefix}oomchild`);
+          assert.equal(kills.reduce((s, r) => s + Number(r.oom_kills), 0), 1, "one OOM kill");
+          assert.ok(kills.some((r) => Number(r.limit_hits) > 0), "the limit was hit");
+          const notes = rowsOf("annotation OOM kills", 1000).map((r) => String(r.text));
+          assert.deepEqual(notes, [`${prefix}oomchild 1 process(es) OOM-killed`]);
+          const mem = rowsOf("Memory: anonymous and file").filter((r) => r.name === `${prefix}mem`);
+          assert.ok(Math.max(...mem.map((r) => Number(r.file))) > 60 * MiB, "/dev/shm is file");
+          assert.ok(mem.every((r) => Number(r.memory_limit) > Number(r.anon)));
+          const pressure = rowsOf("Pressure");
+          assert.ok(pressure.length > 0, "a row per container and bucket");
+          assert.ok(
+            pressure.every((r) => r.cpu_some === null && r.io_full === null),
+            "cgroup v1 has no pressure files",
+          );
+        },
+      );
 
       await t.step("bytes per second times the bucket gives back the deltas", async () => {
         for (const intervalMs of [1000, 10_000]) {

@@ -88,9 +88,10 @@ Deno.test("--source and --sample-period: defaults, values, one-line errors", () 
   assert.equal(defaults.samplePeriodMs, 1000);
   const c = parse("--source", "cgroup", "--sample-period", "250ms");
   assert.deepEqual([c.source, c.samplePeriodMs], ["cgroup", 250]);
-  assert.equal(parse("--sample-period", "2.5s").samplePeriodMs, 2500);
-  assert.equal(parse("--sample-period", "60s").samplePeriodMs, 60_000);
-  assert.equal(parse("--sample-period", "100ms").samplePeriodMs, 100);
+  const cgroup = (period: string) => parse("--source", "cgroup", "--sample-period", period);
+  assert.equal(cgroup("2.5s").samplePeriodMs, 2500);
+  assert.equal(cgroup("60s").samplePeriodMs, 60_000);
+  assert.equal(cgroup("100ms").samplePeriodMs, 100);
   for (const bad of ["99ms", "61s", "1", "1m", "fast", "0s"]) {
     errors.length = 0;
     assert.throws(

@@ -12,11 +12,12 @@
 import assert from "node:assert/strict";
 import { withLogs } from "../helpers/logs.ts";
 import FakeTimers from "@sinonjs/fake-timers";
+import fc from "fast-check";
 import type { CatalogChange, CatalogView, ContainerInfo } from "../../src/catalog/container.ts";
 import { HostRoot } from "../../src/host/host_root.ts";
 import type { Sample } from "../../src/sample.ts";
 import { detectLayout } from "../../src/source/cgroup/layout.ts";
-import { isGone } from "../../src/source/cgroup/reader.ts";
+import { isGone, LIMITS_EVERY_MS } from "../../src/source/cgroup/reader.ts";
 import { RoundHealth } from "../../src/source/cgroup/health.ts";
 import { CgroupSource } from "../../src/source/cgroup/source.ts";
 
@@ -125,17 +126,23 @@ function withSource(
 
 const cpuStat = (usec: number) => `usage_usec ${usec}\nuser_usec ${usec}\nsystem_usec 0\n`;
 
-Deno.test("samples from start (CPU 0 first), every period after, with docker's figures", async () => {
+Deno.test("samples from start (no CPU first), every period after, with docker's figures", async () => {
   await withSource([info(A, "web", 4242)], async (h) => {
     h.source.start((sample, atMs) => h.samples.push({ sample, atMs }));
     assert.equal(h.samples.length, 1, "read at start");
     const first = h.samples[0]!;
     assert.equal(first.atMs, START);
-    assert.deepEqual(first.sample, {
+    const { cgroup, ...figures } = first.sample;
+    assert.deepEqual(
+      [cgroup?.monoMs, cgroup?.cpuUsageNs, cgroup?.ioPressureSomeUs],
+      [0, 2_500_000_000, 35_000],
+      "the cgroup figures ride along",
+    );
+    assert.deepEqual(figures, {
       id: A,
       container: A.slice(0, 12),
       name: "web",
-      cpu: 0,
+      cpu: null,
       memoryUse: 212_992_000 - 1_048_576,
       totalMemory: MACHINE,
       memoryPercentage: (212_992_000 - 1_048_576) / MACHINE * 100,
@@ -157,6 +164,7 @@ Deno.test("samples from start (CPU 0 first), every period after, with docker's f
     await h.write(A, "cpu.stat", cpuStat(3_000_000 + 3_000_000)); // 3 CPU s in 2 s
     h.clock.tick(2000);
     assert.deepEqual(h.samples.slice(2).map((s) => s.sample.cpu), [300, 0]);
+    assert.equal(h.samples[3]!.sample.cgroup?.monoMs, 3000);
     assert.equal(h.source.counters.rounds, 4, "the start round and 3 periods");
     assert.ok(h.source.health.healthy(3000));
   });
@@ -179,12 +187,99 @@ Deno.test("a start change samples at once; a stop change reads once more and end
       h.samples.map((s) => [s.sample.name, s.atMs]),
       [["job", START + 400], ["job", START + 1000], ["job-renamed", START + 1100]],
     );
-    assert.equal(h.samples[2]!.sample.cpu, 100, "0.1 CPU s over the last 100 ms");
+    assert.deepEqual(
+      h.samples.map((s) => s.sample.cpu),
+      [null, 0, null],
+      "no CPU from the first read, nor from the 100 ms window at the stop",
+    );
     assert.deepEqual(h.source.containers, []);
     h.clock.tick(5000);
     assert.equal(h.samples.length, 3, "nothing after the stop");
     assert.equal(h.source.counters.finished, 1);
     assert.deepEqual(h.warnings(), []);
+  });
+});
+
+Deno.test("CPU needs half a period: a read soon after another keeps the window's start", async () => {
+  await withSource([], async (h) => {
+    h.source.start((sample, atMs) => h.samples.push({ sample, atMs }));
+    h.clock.tick(900);
+    h.catalog.emit({ kind: "start", container: info(B, "job", 4343) });
+    await h.write(B, "cpu.stat", cpuStat(41_000 + 50_000));
+    h.clock.tick(100); // the round at 1000: a 100 ms window
+    await h.write(B, "cpu.stat", cpuStat(41_000 + 550_000));
+    h.clock.tick(1000); // the round at 2000: 1100 ms since the read at 900
+    h.clock.tick(400);
+    h.catalog.emit({ kind: "stop", container: info(B, "job", 4343) }); // 400 ms: too short
+    assert.deepEqual(
+      h.samples.map((s) => [s.atMs - START, s.sample.cpu]),
+      [[900, null], [1000, null], [2000, 0.55e9 / 1.1e9 * 100], [2400, null]],
+    );
+    assert.equal(h.samples.length, 4, "every read is a sample; only its CPU is missing");
+  });
+});
+
+Deno.test("property: CPU windows are at least half a period and tile a container's reads", async () => {
+  // CPU time grows as t² (usage_usec = t_ms²), so the CPU % of a window [a, b] is (a + b) / 10:
+  // each sample tells where its window began, without restating the source's rule.
+  await fc.assert(
+    fc.asyncProperty(
+      fc.integer({ min: 1, max: 5999 }),
+      fc.integer({ min: 1, max: 4000 }),
+      async (startMs, lifeMs) => {
+        await withSource([], async (h) => {
+          h.source.start((sample, atMs) => h.samples.push({ sample, atMs }));
+          const stopMs = startMs + lifeMs;
+          const rounds = Array.from({ length: 11 }, (_, i) => i * 1000);
+          const times = [...new Set([...rounds, startMs, stopMs])].sort((a, b) => a - b);
+          for (const t of times.filter((t) => t > 0)) {
+            await h.write(B, "cpu.stat", cpuStat(t * t));
+            h.clock.tick(t - (h.clock.now - START));
+            if (t === startMs) h.catalog.emit({ kind: "start", container: info(B, "b", 4343) });
+            if (t === stopMs) h.catalog.emit({ kind: "stop", container: info(B, "b", 4343) });
+          }
+          const reads = h.samples.map((s) => ({ b: s.atMs - START, cpu: s.sample.cpu }));
+          assert.equal(reads[0]!.b, startMs);
+          assert.equal(reads[0]!.cpu, null, "no CPU from a first read");
+          assert.equal(reads.at(-1)!.b, stopMs, "the last read at the stop");
+          let windowStart = startMs;
+          for (const { b, cpu } of reads.slice(1)) {
+            if (cpu === null) {
+              assert.ok(
+                b - windowStart < 500,
+                `a null CPU at ${b} from a ${b - windowStart} ms window`,
+              );
+              continue;
+            }
+            const a = Math.round(cpu * 10 - b);
+            assert.equal(a, windowStart, `the window ending at ${b} starts where the last ended`);
+            assert.ok(b - a >= 500, `a ${b - a} ms window`);
+            windowStart = b;
+          }
+        });
+      },
+    ),
+    { numRuns: 25 },
+  );
+});
+
+Deno.test("limits (docker update) are re-read every 10 s; counters every period", async () => {
+  await withSource([info(B, "limited", 4343)], async (h) => {
+    h.source.start((sample, atMs) => h.samples.push({ sample, atMs }));
+    await h.write(B, "cpu.max", "max 100000\n");
+    await h.write(B, "pids.max", "max\n");
+    await h.write(B, "memory.max", "max\n");
+    await h.write(B, "memory.events", "low 0\nhigh 0\nmax 8\noom 2\noom_kill 2\n");
+    h.clock.tick(LIMITS_EVERY_MS - 1000);
+    h.clock.tick(1000);
+    const figures = h.samples.map((s) => {
+      const c = s.sample.cgroup!;
+      return [s.atMs - START, c.cpuQuotaUs, c.pidsLimit, s.sample.totalMemory, c.oomKills];
+    });
+    assert.deepEqual(figures[0], [0, 150000, 100, 536870912, 1]);
+    assert.deepEqual(figures[1], [1000, 150000, 100, 536870912, 2], "the counter at once");
+    assert.deepEqual(figures.at(-2), [9000, 150000, 100, 536870912, 2]);
+    assert.deepEqual(figures.at(-1), [10_000, null, null, MACHINE, 2], "limits lifted");
   });
 });
 
@@ -213,6 +308,32 @@ Deno.test("files that vanish mid-read finish the container quietly; others go on
     assert.equal(h.samples.length, 4);
     assert.ok(h.source.health.healthy(2000));
     assert.deepEqual(h.warnings(), []);
+  });
+});
+
+Deno.test("a gone cgroup whose PID was reused is finished, not retried forever", async () => {
+  await withSource([info(A, "stays", 4242), info(B, "dead", 4343)], async (h) => {
+    h.source.start((sample, atMs) => h.samples.push({ sample, atMs }));
+    assert.equal(h.samples.length, 2);
+    // B's cgroup goes (no stop change reached us), and its PID now belongs to a host process.
+    await h.write(B, "memory.stat", "");
+    await h.write(B, "cpu.stat", "");
+    await Deno.remove(`${h.root}/sys/fs/cgroup/system.slice/docker-${B}.scope`, {
+      recursive: true,
+    });
+    await Deno.writeTextFile(`${h.root}/proc/4343/cgroup`, "0::/user.slice/session-1.scope\n");
+    h.clock.tick(1000);
+    assert.deepEqual(h.source.containers, [A], "finished at the first failed read");
+    assert.equal(h.source.counters.finished, 1);
+    // Announced again (a listing from before its end): the cgroup is not found, the PID is
+    // another process's, so it is finished at once instead of warned about every period.
+    h.catalog.emit({ kind: "update", container: info(B, "dead", 4343) });
+    h.clock.tick(5000);
+    assert.deepEqual(h.source.containers, [A]);
+    assert.equal(h.source.counters.finished, 2);
+    assert.equal(h.source.counters.failures, 0);
+    assert.deepEqual(h.warnings(), []);
+    assert.deepEqual(new Set(h.samples.slice(2).map((s) => s.sample.name)), new Set(["stays"]));
   });
 });
 

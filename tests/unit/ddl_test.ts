@@ -55,7 +55,15 @@ Deno.test("CREATE TABLE for containerStats and diskStats: the Rust original's co
       '"memory_use" DOUBLE, "total_memory" DOUBLE, "block_io_in" DOUBLE, ' +
       '"block_io_out" DOUBLE, "net_io_in" DOUBLE, "net_io_out" DOUBLE, ' +
       '"block_io_in_delta" LONG, "block_io_out_delta" LONG, "net_io_in_delta" LONG, ' +
-      '"net_io_out_delta" LONG, "pids" LONG, "samples" LONG, "timestamp" TIMESTAMP) ' +
+      '"net_io_out_delta" LONG, "pids" LONG, "samples" LONG, ' +
+      // The cgroup figures (issue 18).
+      '"cpu_limit" DOUBLE, "cpu_throttled_pct" DOUBLE, "cpu_throttled_us_delta" LONG, ' +
+      '"memory_anon" DOUBLE, "memory_file" DOUBLE, "oom_kills_delta" LONG, ' +
+      '"memory_max_events_delta" LONG, "pgmajfault_delta" LONG, "cpu_pressure_pct" DOUBLE, ' +
+      '"memory_pressure_pct" DOUBLE, "memory_pressure_full_pct" DOUBLE, ' +
+      '"io_pressure_pct" DOUBLE, "io_pressure_full_pct" DOUBLE, "net_rx_dropped_delta" LONG, ' +
+      '"net_tx_dropped_delta" LONG, "net_rx_errors_delta" LONG, "net_tx_errors_delta" LONG, ' +
+      '"pids_limit" LONG, "timestamp" TIMESTAMP) ' +
       "TIMESTAMP(timestamp) PARTITION BY DAY WAL DEDUP UPSERT KEYS(timestamp, host, container)",
   );
   assert.equal(
@@ -105,6 +113,26 @@ Deno.test("encodeRows writes exactly the declared columns with the declared type
     netOutDelta: 0,
     pids: 3,
     samples: 9,
+    cgroup: {
+      cpuLimit: 0.5,
+      cpuThrottledPct: 90,
+      cpuThrottledUsDelta: 4_500_000,
+      memoryAnon: 1,
+      memoryFile: 2,
+      oomKillsDelta: 1,
+      memoryMaxEventsDelta: 3,
+      pgmajfaultDelta: 0,
+      cpuPressurePct: 1,
+      memoryPressurePct: 2,
+      memoryPressureFullPct: 1,
+      ioPressurePct: 0,
+      ioPressureFullPct: 0,
+      netRxDroppedDelta: 0,
+      netTxDroppedDelta: 0,
+      netRxErrorsDelta: 0,
+      netTxErrorsDelta: 0,
+      pidsLimit: 100,
+    },
   };
   const fail = (_: unknown, e: Error) => assert.fail(e);
   const ts = msToNs(1_700_000_000_000);

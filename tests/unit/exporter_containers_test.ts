@@ -6,6 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { ContainerCatalog } from "../../src/catalog/catalog.ts";
+import { ContainerFilter } from "../../src/catalog/filters.ts";
 import { parseInspect, parsePs } from "../../src/catalog/listing.ts";
 import { Exposition } from "../../src/exporter/exposition.ts";
 import { CONTAINER_FAMILIES, LatestReads } from "../../src/exporter/containers.ts";
@@ -193,7 +194,13 @@ Deno.test("the host label only when asked; label keys sanitised, the first of a 
     cgroups: { "": `/system.slice/docker-${LIFE}.scope` }, // v2, systemd driver
     startedAtMs: Date.parse("2026-12-02T06:08:04.123456789Z"), // State.StartedAt
   };
-  reads.follow({ get: () => info, subscribe: () => () => {} });
+  // A catalog of this one container (the recorded one, with labels and cgroups replaced).
+  reads.follow({
+    get: () => info,
+    subscribe: () => () => {},
+    known: () => "pass",
+    passes: () => true,
+  });
   reads.add(sample(LIFE, "ct-rec-life", 0), 1000);
   assert.equal(
     series(text(reads))[0],
@@ -249,4 +256,29 @@ Deno.test("no memory limit (the host's memory, as the CLI rounds it) is exported
     "container_spec_memory_limit_bytes unlimited 0",
     "container_spec_memory_limit_bytes limited 536870912",
   ]);
+});
+
+Deno.test("the filters apply as to rows: the catalog's verdict, else the name filters", async () => {
+  const catalog = new ContainerCatalog({
+    engine: {
+      list: () => Promise.resolve(PS),
+      inspect: (ids) => Promise.resolve(INSPECT.filter((c) => ids.includes(c.id))),
+    },
+    filter: new ContainerFilter({
+      include: [],
+      exclude: ["ct-rec-policy", "stranger-out*"],
+      includeLabels: [],
+      excludeLabels: [],
+    }),
+  });
+  await catalog.relist();
+  const reads = new LatestReads({ labels: [], host: null });
+  reads.follow(catalog);
+  reads.add(sample(LIFE, "ct-rec-life", 1), 1000);
+  reads.add(sample(POLICY, "ct-rec-policy", 1), 1000); // known, excluded
+  reads.add(sample("5".repeat(64), "stranger-in", 1), 1000); // unknown: by its name
+  reads.add(sample("6".repeat(64), "stranger-out-1", 1), 1000);
+  const names = series(text(reads)).filter((l) => l.startsWith("container_last_seen"))
+    .map((l) => /name="([^"]+)"/.exec(l)![1]);
+  assert.deepEqual(names, ["ct-rec-life", "stranger-in"]);
 });

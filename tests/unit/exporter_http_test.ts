@@ -1,7 +1,8 @@
 /**
  * The endpoint (src/exporter/exporter.ts): `/metrics` negotiation and the daemon's own
- * `container_statsd_*` figures read from real objects (a StreamHealth on a fake monotonic
- * clock, a Delivery against a local stand-in that answers 500, a spool in a temporary
+ * `container_statsd_*` figures read from real objects (a StreamHealth, the reducer's
+ * IntervalClock on fake clocks and timers, the catalog on recorded engine output and its row
+ * gate, a Delivery against a local stand-in that answers 500, a spool in a temporary
  * directory), `/healthz` by the watchdog's rule, a port in use, and a hundred concurrent
  * scrapes of the real HTTP server on a loopback port.
  */
@@ -12,6 +13,11 @@ import { Spool } from "../../src/delivery/spool.ts";
 import { Exporter, type ExporterParts, openExporter } from "../../src/exporter/exporter.ts";
 import { HttpTransport } from "../../src/ilp/http.ts";
 import { parseQuestdbTarget } from "../../src/ilp/config.ts";
+import FakeTimers from "@sinonjs/fake-timers";
+import { ContainerCatalog } from "../../src/catalog/catalog.ts";
+import { RowGate } from "../../src/catalog/gate.ts";
+import { parseInspect, parsePs } from "../../src/catalog/listing.ts";
+import { IntervalClock } from "../../src/reducer/interval_clock.ts";
 import { StreamHealth } from "../../src/source/health.ts";
 import type { Sample } from "../../src/sample.ts";
 import { until } from "../helpers/ilp.ts";
@@ -44,22 +50,47 @@ function clocks() {
   return { c, now: () => c.wall, monotonic: () => c.mono };
 }
 
-/** Parts with no sink: the catalog knows nothing, the gate holds and filters nothing. */
-function parts(health: StreamHealth, sinks: ExporterParts["sinks"] = []): ExporterParts {
-  return {
-    source: { kind: "docker", health },
-    catalog: { get: () => undefined, subscribe: () => () => {}, size: 3 },
-    sinks,
-    samples: () => ({ filtered: 4, overflow: 1, held: 2 }),
-  };
+/**
+ * The real catalog (the recorded `docker ps` and `inspect` of three containers), row gate and
+ * reducer on the test's clocks, with `sinks`.
+ */
+async function parts(
+  health: StreamHealth,
+  sinks: ExporterParts["sinks"] = [],
+  time = clocks(),
+): Promise<ExporterParts & { clock: IntervalClock }> {
+  const dir = new URL("../fixtures/catalog/", import.meta.url);
+  const read = (name: string) => Deno.readTextFileSync(new URL(name, dir));
+  const inspect = parseInspect(read("inspect.json"));
+  const catalog = new ContainerCatalog({
+    engine: {
+      list: () => Promise.resolve(parsePs(read("ps.jsonl"))),
+      inspect: (ids) => Promise.resolve(inspect.filter((c) => ids.includes(c.id))),
+    },
+  });
+  await catalog.relist();
+  const gate = new RowGate(catalog);
+  const clock = new IntervalClock({
+    intervalMs: 10_000,
+    mode: "avg",
+    isLive: gate.liveness,
+    onInterval: (closed) => void gate.resolve(closed),
+    now: time.now,
+    monotonic: time.monotonic,
+  });
+  return { source: { kind: "docker", health }, catalog, gate, reducer: clock, sinks, clock };
 }
 
 const get = (path: string, accept?: string) =>
   new Request(`http://127.0.0.1${path}`, accept ? { headers: { accept } } : {});
 
 Deno.test("/metrics: OpenMetrics for Prometheus, text otherwise; the daemon's figures", async () => {
-  const { c, now, monotonic } = clocks();
-  const exporter = new Exporter({ labels: [], host: null, now, monotonic });
+  const time = clocks();
+  const { c, monotonic } = time;
+  const timers = FakeTimers.withGlobal(globalThis).install({
+    toFake: ["setTimeout", "clearTimeout"],
+  });
+  const exporter = new Exporter({ labels: [], host: null, monotonic });
   // Before main attaches the parts: build info only, and not healthy.
   const early = await exporter.handle(get("/metrics")).text();
   assert.deepEqual(early.split("\n").filter((l) => !l.startsWith("#")), [
@@ -68,12 +99,21 @@ Deno.test("/metrics: OpenMetrics for Prometheus, text otherwise; the daemon's fi
   ]);
   assert.equal(exporter.handle(get("/healthz")).status, 503);
 
-  exporter.attach(parts(new StreamHealth({ startMs: 0 })));
-  const tee = exporter.tee(() => {});
-  tee(sample(null), c.wall - 2000);
-  tee(sample(50), c.wall - 1000);
-  exporter.intervalClosed(c.wall - 1500);
-  c.mono = 5000;
+  const p = await parts(new StreamHealth({ startMs: 0 }), [], time);
+  exporter.attach(p);
+  p.clock.start();
+  // A container the catalog does not know (its rows go out unlabelled), read twice 1 s apart.
+  const tee = exporter.tee(p.clock.add);
+  tee(sample(null), c.wall);
+  c.wall += 1000;
+  c.mono += 1000;
+  tee(sample(50), c.wall);
+  // The interval (10 s, from 1_796_594_920_000) closes at its end plus the grace.
+  c.wall = 1_796_594_930_000 + 5000;
+  c.mono = 12_000;
+  timers.tick(12_000);
+  c.mono = 13_500;
+  timers.uninstall();
 
   const om = exporter.handle(get("/metrics", PROMETHEUS_ACCEPT));
   assert.equal(
@@ -89,11 +129,11 @@ Deno.test("/metrics: OpenMetrics for Prometheus, text otherwise; the daemon's fi
   const text = await res.text();
   const own = text.split("\n").filter((l) => l.startsWith("container_statsd_"));
   assert.deepEqual(own.slice(1), [
-    'container_statsd_source_healthy{source="docker"} 1',
-    "container_statsd_samples_read_total 9", // 2 passed + 4 filtered + 1 dropped + 2 held
-    "container_statsd_samples_filtered_total 4",
-    "container_statsd_samples_dropped_total 1",
-    "container_statsd_samples_held 2",
+    'container_statsd_source_healthy{source="docker"} 0', // 13.5 s without activity
+    "container_statsd_samples_read_total 2",
+    "container_statsd_samples_late_total 0",
+    "container_statsd_rows_filtered_total 0",
+    "container_statsd_rows_unlabelled_total 1",
     "container_statsd_catalog_containers 3",
     "container_statsd_last_interval_age_seconds 1.5",
   ]);
@@ -101,11 +141,11 @@ Deno.test("/metrics: OpenMetrics for Prometheus, text otherwise; the daemon's fi
   assert.doesNotMatch(text, /# EOF/);
 });
 
-Deno.test("/healthz follows the source's health window on the monotonic clock", () => {
-  const { c, now, monotonic } = clocks();
+Deno.test("/healthz follows the source's health window on the monotonic clock", async () => {
+  const { c, monotonic } = clocks();
   const health = new StreamHealth({ startMs: 0 }); // window 10 s
-  const exporter = new Exporter({ labels: [], host: null, now, monotonic });
-  exporter.attach(parts(health));
+  const exporter = new Exporter({ labels: [], host: null, monotonic });
+  exporter.attach(await parts(health));
   c.mono = 10_000;
   assert.equal(exporter.handle(get("/healthz")).status, 200);
   c.mono = 10_001;
@@ -139,7 +179,7 @@ Deno.test("per sink: queued, delivered, refused, dropped, spooled rows and faile
     });
     const batch: Batch = { endMs: 1000, rows: 2, ilp: "t c=1i 1\nt c=2i 2\n" };
     const exporter = new Exporter({ labels: [], host: null });
-    exporter.attach(parts(new StreamHealth({ startMs: performance.now() }), [sink]));
+    exporter.attach(await parts(new StreamHealth({ startMs: performance.now() }), [sink]));
     sink.start();
     sink.enqueue(batch);
     sink.enqueue({ ...batch, endMs: 2000 }); // 4 rows in a queue of 3: the oldest 2 dropped
@@ -177,7 +217,7 @@ Deno.test("a port in use is one line and status 2; a hundred concurrent scrapes 
 
   const exporter = openExporter({ hostname: "127.0.0.1", port }, { labels: [], host: null });
   assert.ok(exporter instanceof Exporter);
-  exporter.attach(parts(new StreamHealth({ startMs: performance.now() })));
+  exporter.attach(await parts(new StreamHealth({ startMs: performance.now() })));
   const tee = exporter.tee(() => {});
   for (let i = 0; i < 200; i++) tee({ ...sample(10), id: String(i).padStart(64, "0") }, i);
   const bodies = await Promise.all(

@@ -187,3 +187,35 @@ Deno.test("the daemon: docker missing from PATH exits 1 and says so; secrets nev
   assert.match(r.stderr, /password=\*\*\*/);
   assert.doesNotMatch(r.stderr, /hunter2/);
 });
+
+Deno.test("periods make sense or are refused: one line, exit 2", () => {
+  const long = parse([
+    "-n",
+    "h",
+    "--source",
+    "cgroup",
+    "--sample-period",
+    "10s",
+    "--interval",
+    "5s",
+  ]);
+  assert.equal(long.code, 2);
+  assert.equal(
+    long.err,
+    "error: option '--sample-period <duration>' argument is invalid. Allowed: at most the " +
+      "interval (5000 ms) with --source cgroup.\n",
+  );
+  const docker = parse(["-n", "h", "--sample-period", "2s"]);
+  assert.equal(docker.code, 2);
+  assert.match(docker.err, /^error: option '--sample-period <duration>'.*--source cgroup flag/);
+  assert.equal(docker.err.split("\n").length, 2, "one line");
+  assert.equal(
+    parse(["-n", "h", "--source", "cgroup", "--sample-period", "5s", "--interval", "5s"]).code,
+    null,
+  );
+  assert.equal(
+    parse(["-n", "h", "--source", "cgroup", "--interval", "1s"]).code,
+    null,
+    "default 1 s fits",
+  );
+});

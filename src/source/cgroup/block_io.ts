@@ -1,16 +1,16 @@
 /**
- * Block I/O of a container from its cgroup: bytes read and written, summed over devices, as
- * `docker stats` sums them.
+ * Block I/O of a container from its cgroup: bytes (and operations) read and written, summed
+ * over devices, as `docker stats` sums them.
  *
  * @module
  */
 import { lineAt, numberAt } from "./_scan.ts";
 
-/** Cumulative block I/O of a cgroup, bytes. */
+/** Cumulative block I/O of a cgroup: bytes, or operations. */
 export interface BlockIo {
-  /** Bytes read from block devices. */
+  /** Read from block devices. */
   readonly read: number;
-  /** Bytes written to block devices. */
+  /** Written to block devices. */
   readonly write: number;
 }
 
@@ -18,21 +18,22 @@ const NEWLINE = 10;
 const SPACE = 32;
 
 /**
- * Parses cgroup v1 `blkio.throttle.io_service_bytes`: lines `maj:min Op bytes` with Op one of
- * Read, Write, Sync, Async, Discard, Total, and a last `Total bytes` line. Read and Write are
- * summed over devices; the others repeat them and are skipped.
+ * Parses cgroup v1 `blkio.throttle.io_service_bytes` (bytes) or `blkio.throttle.io_serviced`
+ * (operations), which share a format: lines `maj:min Op N` with Op one of Read, Write, Sync,
+ * Async, Discard, Total, and a last `Total N` line. Read and Write are summed over devices; the
+ * others repeat them and are skipped.
  *
  * Sources: kernel Documentation/admin-guide/cgroup-v1/blkio-controller.rst
- * (blkio.throttle.io_service_bytes); containerd cgroups cgroup1/blkio.go reads this file when
+ * (blkio.throttle.io_service_bytes, blkio.throttle.io_serviced); containerd cgroups cgroup1/blkio.go reads this file when
  * the CFQ `blkio.io_service_bytes_recursive` is absent or empty (every kernel since 5.0, which
  * removed CFQ); docker/cli stats_helpers.go `calculateBlockIO` sums ops starting with `r`/`R`
  * as read and `w`/`W` as write.
  *
  * @param text the file, e.g. `"8:0 Read 4096\n8:0 Write 8192\n...\nTotal 12288\n"`.
- * @returns bytes read and written.
+ * @returns bytes (or operations) read and written.
  * @throws {SyntaxError} for a device line whose value is not a number.
  */
-export function parseBlkioServiceBytes(text: string): BlockIo {
+export function parseBlkioThrottle(text: string): BlockIo {
   let read = 0;
   let write = 0;
   let start = 0;
@@ -74,6 +75,20 @@ export function parseBlkioServiceBytes(text: string): BlockIo {
  */
 export function parseIoStat(text: string): BlockIo {
   return { read: sumKey(text, "rbytes="), write: sumKey(text, "wbytes=") };
+}
+
+/**
+ * Parses the operations of cgroup v2 `io.stat`: `rios` and `wios` summed over devices.
+ *
+ * Source: kernel Documentation/admin-guide/cgroup-v2.rst "io.stat" (rios, wios: "Number of
+ * read IOs", "Number of write IOs").
+ *
+ * @param text the file, as for {@link parseIoStat}.
+ * @returns operations read and written.
+ * @throws {SyntaxError} for an `rios=` or `wios=` whose value is not a number.
+ */
+export function parseIoStatOps(text: string): BlockIo {
+  return { read: sumKey(text, "rios="), write: sumKey(text, "wios=") };
 }
 
 /** Sums the values of `key` (`rbytes=`) over the lines of a nested-keyed file. */

@@ -8,23 +8,16 @@
 import type { ContainerInfo } from "../../catalog/container.ts";
 import type { HostRoot } from "../../host/host_root.ts";
 
-/** What a container's sample is made of, one cgroup directory each. */
-export type Resource = "cpu" | "memory" | "blkio" | "pids";
+/**
+ * What a container's sample is made of, one cgroup directory each: the v1 controller, as named
+ * in /proc/<pid>/cgroup and under /sys/fs/cgroup (kernel Documentation/admin-guide/cgroup-v1/:
+ * cpuacct.rst for CPU time, scheduler/sched-bwc.rst for the `cpu` controller's quota and
+ * throttling, memory.rst, blkio-controller.rst, pids.rst). On v2 they are one directory.
+ */
+export type Resource = "cpuacct" | "cpu" | "memory" | "blkio" | "pids";
 
 /** Every {@link Resource}, in reading order. */
-export const RESOURCES: readonly Resource[] = ["cpu", "memory", "blkio", "pids"];
-
-/**
- * The v1 controller of each resource, as named in /proc/<pid>/cgroup and under
- * /sys/fs/cgroup (kernel Documentation/admin-guide/cgroup-v1/: cpuacct.rst, memory.rst,
- * blkio-controller.rst, pids.rst).
- */
-export const V1_CONTROLLERS: Readonly<Record<Resource, string>> = {
-  cpu: "cpuacct",
-  memory: "memory",
-  blkio: "blkio",
-  pids: "pids",
-};
+export const RESOURCES: readonly Resource[] = ["cpuacct", "cpu", "memory", "blkio", "pids"];
 
 /** The cgroup filesystem as the host mounts it. */
 export interface CgroupLayout {
@@ -34,20 +27,40 @@ export interface CgroupLayout {
   readonly mounts: Readonly<Record<Resource, string>>;
 }
 
-/** The files a sample reads, host paths. */
+/** The files a sample reads, host paths; null for a file the version does not have. */
 export interface CgroupFiles {
-  /** v1 `cpuacct.usage` (ns) or v2 `cpu.stat` (`usage_usec`). */
+  /** v1 `cpuacct.usage` (ns) or v2 `cpu.stat` (`usage_usec` and the throttling keys). */
   readonly cpu: string;
+  /** v1 `cpu.stat` of the `cpu` controller (throttling); null on v2, where `cpu` has it. */
+  readonly cpuStat: string | null;
+  /** v1 `cpu.cfs_quota_us` or v2 `cpu.max` (quota and period). */
+  readonly cpuQuota: string;
+  /** v1 `cpu.cfs_period_us`; null on v2. */
+  readonly cpuPeriod: string | null;
   /** v1 `memory.usage_in_bytes` or v2 `memory.current`. */
   readonly memoryUsage: string;
   /** `memory.stat`. */
   readonly memoryStat: string;
   /** v1 `memory.limit_in_bytes` or v2 `memory.max`. */
   readonly memoryLimit: string;
+  /** v1 `memory.oom_control` or v2 `memory.events`. */
+  readonly memoryEvents: string;
+  /** v1 `memory.failcnt`; null on v2 (`memory.events` has `max`). */
+  readonly memoryFailcnt: string | null;
   /** v1 `blkio.throttle.io_service_bytes` or v2 `io.stat`. */
   readonly blkio: string;
+  /** v1 `blkio.throttle.io_serviced`; null on v2 (`io.stat` has `rios`, `wios`). */
+  readonly blkioOps: string | null;
   /** `pids.current`. */
   readonly pids: string;
+  /** `pids.max`. */
+  readonly pidsMax: string;
+  /** v2 `cpu.pressure`; null on v1. */
+  readonly cpuPressure: string | null;
+  /** v2 `memory.pressure`; null on v1. */
+  readonly memoryPressure: string | null;
+  /** v2 `io.pressure`; null on v1. */
+  readonly ioPressure: string | null;
 }
 
 const CGROUP_ROOT = "/sys/fs/cgroup";
@@ -55,9 +68,9 @@ const CGROUP_ROOT = "/sys/fs/cgroup";
 /**
  * Finds the host's cgroup layout: v2 when `/sys/fs/cgroup/cgroup.controllers` exists (the
  * unified hierarchy is mounted there), else v1 with each controller's hierarchy at
- * `/sys/fs/cgroup/<controller>` or at a joint mount such as `/sys/fs/cgroup/cpu,cpuacct`
- * (systemd links `cpuacct` to it; a hybrid host's `/sys/fs/cgroup/unified` is not used, as
- * docker does not use it).
+ * `/sys/fs/cgroup/<controller>` (this machine has separate `cpu` and `cpuacct`) or at a joint
+ * mount such as `/sys/fs/cgroup/cpu,cpuacct` (systemd links `cpu` and `cpuacct` to it; a
+ * hybrid host's `/sys/fs/cgroup/unified` is not used, as docker does not use it).
  *
  * Source: kernel Documentation/admin-guide/cgroup-v2.rst ("Mounting", cgroup.controllers in
  * every cgroup); systemd's hierarchy modes (systemd.io/CGROUP_DELEGATION).
@@ -70,10 +83,8 @@ const CGROUP_ROOT = "/sys/fs/cgroup";
  */
 export function detectLayout(host: HostRoot): CgroupLayout | null {
   if (exists(host, `${CGROUP_ROOT}/cgroup.controllers`)) {
-    return {
-      version: 2,
-      mounts: { cpu: CGROUP_ROOT, memory: CGROUP_ROOT, blkio: CGROUP_ROOT, pids: CGROUP_ROOT },
-    };
+    const mounts = Object.fromEntries(RESOURCES.map((r) => [r, CGROUP_ROOT]));
+    return { version: 2, mounts: mounts as Record<Resource, string> };
   }
   const entries = listDir(host, CGROUP_ROOT);
   if (entries === null) return null;
@@ -83,12 +94,14 @@ export function detectLayout(host: HostRoot): CgroupLayout | null {
       : entries.find((e) => e.split(",").includes(controller));
     return joint === undefined ? undefined : `${CGROUP_ROOT}/${joint}`;
   };
-  const cpu = mount(V1_CONTROLLERS.cpu);
-  const memory = mount(V1_CONTROLLERS.memory);
-  if (cpu === undefined || memory === undefined) return null;
-  const blkio = mount(V1_CONTROLLERS.blkio) ?? `${CGROUP_ROOT}/blkio`;
-  const pids = mount(V1_CONTROLLERS.pids) ?? `${CGROUP_ROOT}/pids`;
-  return { version: 1, mounts: { cpu, memory, blkio, pids } };
+  const cpuacct = mount("cpuacct");
+  const memory = mount("memory");
+  if (cpuacct === undefined || memory === undefined) return null;
+  const other = (r: Resource) => mount(r) ?? `${CGROUP_ROOT}/${r}`;
+  return {
+    version: 1,
+    mounts: { cpuacct, cpu: other("cpu"), memory, blkio: other("blkio"), pids: other("pids") },
+  };
 }
 
 /**
@@ -164,9 +177,8 @@ function procPath(
   cgroups: Readonly<Record<string, string>>,
 ): string | undefined {
   if (layout.version === 2) return cgroups[""];
-  const controller = V1_CONTROLLERS[resource];
   for (const [key, path] of Object.entries(cgroups)) {
-    if (key.split(",").includes(controller)) return path;
+    if (key.split(",").includes(resource)) return path;
   }
   return undefined;
 }
@@ -174,30 +186,53 @@ function procPath(
 /**
  * The sample's files inside a container's directories.
  *
- * Sources: kernel Documentation/admin-guide/cgroup-v1/{cpuacct,memory,blkio-controller,pids}.rst
- * and cgroup-v2.rst (cpu.stat, memory.current, memory.stat, memory.max, io.stat, pids.current).
+ * Sources: kernel Documentation/admin-guide/cgroup-v1/{cpuacct,memory,blkio-controller,pids}.rst,
+ * Documentation/scheduler/sched-bwc.rst (v1 `cpu.stat`, `cpu.cfs_quota_us`,
+ * `cpu.cfs_period_us`) and cgroup-v2.rst (cpu.stat, cpu.max, memory.current, memory.stat,
+ * memory.max, memory.events, io.stat, pids.current, pids.max, the `*.pressure` files).
  *
  * @param version the layout's version.
  * @param dirs each resource's directory (host paths).
  * @returns host paths.
  */
 export function cgroupFiles(version: 1 | 2, dirs: Readonly<Record<Resource, string>>): CgroupFiles {
+  const { cpuacct, cpu, memory, blkio, pids } = dirs;
   return version === 1
     ? {
-      cpu: `${dirs.cpu}/cpuacct.usage`,
-      memoryUsage: `${dirs.memory}/memory.usage_in_bytes`,
-      memoryStat: `${dirs.memory}/memory.stat`,
-      memoryLimit: `${dirs.memory}/memory.limit_in_bytes`,
-      blkio: `${dirs.blkio}/blkio.throttle.io_service_bytes`,
-      pids: `${dirs.pids}/pids.current`,
+      cpu: `${cpuacct}/cpuacct.usage`,
+      cpuStat: `${cpu}/cpu.stat`,
+      cpuQuota: `${cpu}/cpu.cfs_quota_us`,
+      cpuPeriod: `${cpu}/cpu.cfs_period_us`,
+      memoryUsage: `${memory}/memory.usage_in_bytes`,
+      memoryStat: `${memory}/memory.stat`,
+      memoryLimit: `${memory}/memory.limit_in_bytes`,
+      memoryEvents: `${memory}/memory.oom_control`,
+      memoryFailcnt: `${memory}/memory.failcnt`,
+      blkio: `${blkio}/blkio.throttle.io_service_bytes`,
+      blkioOps: `${blkio}/blkio.throttle.io_serviced`,
+      pids: `${pids}/pids.current`,
+      pidsMax: `${pids}/pids.max`,
+      cpuPressure: null,
+      memoryPressure: null,
+      ioPressure: null,
     }
     : {
-      cpu: `${dirs.cpu}/cpu.stat`,
-      memoryUsage: `${dirs.memory}/memory.current`,
-      memoryStat: `${dirs.memory}/memory.stat`,
-      memoryLimit: `${dirs.memory}/memory.max`,
-      blkio: `${dirs.blkio}/io.stat`,
-      pids: `${dirs.pids}/pids.current`,
+      cpu: `${cpuacct}/cpu.stat`,
+      cpuStat: null,
+      cpuQuota: `${cpu}/cpu.max`,
+      cpuPeriod: null,
+      memoryUsage: `${memory}/memory.current`,
+      memoryStat: `${memory}/memory.stat`,
+      memoryLimit: `${memory}/memory.max`,
+      memoryEvents: `${memory}/memory.events`,
+      memoryFailcnt: null,
+      blkio: `${blkio}/io.stat`,
+      blkioOps: null,
+      pids: `${pids}/pids.current`,
+      pidsMax: `${pids}/pids.max`,
+      cpuPressure: `${cpu}/cpu.pressure`,
+      memoryPressure: `${memory}/memory.pressure`,
+      ioPressure: `${blkio}/io.pressure`,
     };
 }
 
@@ -208,9 +243,10 @@ export function cgroupFiles(version: 1 | 2, dirs: Readonly<Record<Resource, stri
  * @param layout the host's layout.
  * @param host the host root.
  * @param info the container, as the catalog has it.
- * @returns each resource's directory, or null when the CPU or memory directory is not found
- *   (the container is gone, or lives where no rule looks). A missing blkio or pids directory
- *   falls back to the memory one's path, whose files are then missing and read as 0.
+ * @returns each resource's directory, or null when the cpuacct (v2: the container's) or memory
+ *   directory is not found (the container is gone, or lives where no rule looks). A missing
+ *   cpu, blkio or pids directory falls back to the memory one's path, whose files are then
+ *   missing: their figures read as 0 or null.
  * @throws a Deno permission error (the root leads to /sys without --allow-all).
  */
 export function resolveDirs(
@@ -230,9 +266,15 @@ export function resolveDirs(
     }
     if (dir !== undefined) found[resource] = dir;
   }
-  const { cpu, memory } = found;
-  if (cpu === undefined || memory === undefined) return null;
-  return { cpu, memory, blkio: found.blkio ?? memory, pids: found.pids ?? memory };
+  const { cpuacct, memory } = found;
+  if (cpuacct === undefined || memory === undefined) return null;
+  return {
+    cpuacct,
+    cpu: found.cpu ?? memory,
+    memory,
+    blkio: found.blkio ?? memory,
+    pids: found.pids ?? memory,
+  };
 }
 
 /** The user IDs that have a `user-<uid>.slice` under the v2 `user.slice`. */

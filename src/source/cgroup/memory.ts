@@ -53,25 +53,109 @@ export interface InactiveFile {
   readonly inactiveFile?: number;
 }
 
+/** The keys of `memory.stat` a sample uses; the figures are null where the key is absent. */
+export interface MemoryStat extends InactiveFile {
+  /** Anonymous memory, bytes (v2 `anon`, v1 `total_rss`). */
+  readonly anon: number | null;
+  /** File-backed memory, page cache and tmpfs included, bytes (v2 `file`, v1 `total_cache`). */
+  readonly file: number | null;
+  /** Major page faults, cumulative (v2 `pgmajfault`, v1 `total_pgmajfault`). */
+  readonly pgmajfault: number | null;
+}
+
+/** The v1 and v2 names of the {@link MemoryStat} figures (v1: the hierarchical `total_*`). */
+const STAT_KEYS = {
+  1: { anon: "total_rss", file: "total_cache", pgmajfault: "total_pgmajfault" },
+  2: { anon: "anon", file: "file", pgmajfault: "pgmajfault" },
+} as const;
+
 /**
- * Parses the two keys of `memory.stat` that docker's memory figure subtracts: v1
- * `total_inactive_file` and `inactive_file`, v2 `inactive_file`. Other keys are not parsed.
+ * Parses the keys of `memory.stat` a sample needs: the two that docker's memory figure
+ * subtracts (v1 `total_inactive_file` and `inactive_file`, v2 `inactive_file`), and anonymous
+ * memory, file memory and major faults (v1 `total_rss`, `total_cache`, `total_pgmajfault`:
+ * this cgroup and its descendants, like v2's; v2 `anon`, `file`, `pgmajfault`). Other keys are
+ * not parsed.
  *
- * Source: kernel cgroup-v1/memory.rst section 5.2, cgroup-v2.rst "memory.stat" (flat keyed,
- * bytes; "new entries can show up in the middle", so keys are looked up, not positions).
+ * Source: kernel Documentation/admin-guide/cgroup-v1/memory.rst section 5.2 (total_rss,
+ * total_cache, total_pgmajfault, "total_<counter>: hierarchical version of <counter>"),
+ * cgroup-v2.rst "memory.stat" (anon, file, pgmajfault, inactive_file; flat keyed, "new entries
+ * can show up in the middle", so keys are looked up, not positions).
  *
  * @param text the whole `memory.stat`.
+ * @param version the cgroup version, which names the keys.
  * @returns the keys present.
  * @throws {SyntaxError} when a key is present with a value that is not a number.
- * @example parseMemoryStat("inactive_file 4096\nactive_file 0\n") // { inactiveFile: 4096 }
+ * @example parseMemoryStat("anon 8192\nfile 4096\ninactive_file 4096\n", 2)
+ * // { inactiveFile: 4096, anon: 8192, file: 4096, pgmajfault: null }
  */
-export function parseMemoryStat(text: string): InactiveFile {
-  const totalInactiveFile = flatKeyValue(text, "total_inactive_file");
+export function parseMemoryStat(text: string, version: 1 | 2): MemoryStat {
+  const keys = STAT_KEYS[version];
+  const totalInactiveFile = version === 1 ? flatKeyValue(text, "total_inactive_file") : undefined;
   const inactiveFile = flatKeyValue(text, "inactive_file");
   return {
     ...(totalInactiveFile === undefined ? {} : { totalInactiveFile }),
     ...(inactiveFile === undefined ? {} : { inactiveFile }),
+    anon: flatKeyValue(text, keys.anon) ?? null,
+    file: flatKeyValue(text, keys.file) ?? null,
+    pgmajfault: flatKeyValue(text, keys.pgmajfault) ?? null,
   };
+}
+
+/** OOM figures of a cgroup, cumulative; null where the file lacks the key. */
+export interface MemoryEvents {
+  /** Times usage was about to go over the limit (v2 `max`, v1 `memory.failcnt`). */
+  readonly max: number | null;
+  /** Processes killed by the OOM killer (`oom_kill`). */
+  readonly oomKill: number | null;
+}
+
+/**
+ * Parses cgroup v2 `memory.events` (flat keyed: low, high, max, oom, oom_kill,
+ * oom_group_kill) for `max` and `oom_kill`. The file counts this cgroup and its descendants
+ * (`memory.events.local` would not).
+ *
+ * Source: kernel Documentation/admin-guide/cgroup-v2.rst "memory.events" ("max: The number
+ * of times the cgroup's memory usage was about to go over the max boundary"; "oom_kill: The
+ * number of processes belonging to this cgroup killed by any kind of OOM killer").
+ *
+ * @param text the file, e.g. `"low 0\nhigh 0\nmax 12\noom 1\noom_kill 1\n"`.
+ * @returns the two counters.
+ * @throws {SyntaxError} when a key is there with a value that is not a number.
+ */
+export function parseMemoryEvents(text: string): MemoryEvents {
+  return {
+    max: flatKeyValue(text, "max") ?? null,
+    oomKill: flatKeyValue(text, "oom_kill") ?? null,
+  };
+}
+
+/**
+ * Parses `oom_kill` from cgroup v1 `memory.oom_control` (`oom_kill_disable 0`, `under_oom 0`,
+ * `oom_kill N`; the last line since kernel 4.13).
+ *
+ * Source: kernel Documentation/admin-guide/cgroup-v1/memory.rst section 10 "OOM Control"
+ * ("oom_kill: OOM kill counter"; "oom_kill_disable", "under_oom").
+ *
+ * @param text the file, e.g. `"oom_kill_disable 0\nunder_oom 0\noom_kill 1\n"`.
+ * @returns the number of processes OOM-killed, or null on a kernel without the key.
+ * @throws {SyntaxError} when the key's value is not a number.
+ */
+export function parseOomControl(text: string): number | null {
+  return flatKeyValue(text, "oom_kill") ?? null;
+}
+
+/**
+ * Parses cgroup v1 `memory.failcnt`: how many times usage hit the limit.
+ *
+ * Source: kernel Documentation/admin-guide/cgroup-v1/memory.rst section 5 ("memory.failcnt:
+ * show the number of memory usage hits limits").
+ *
+ * @param text the file, e.g. `"124\n"`.
+ * @returns a count.
+ * @throws {SyntaxError} when the text is not one number.
+ */
+export function parseMemoryFailcnt(text: string): number {
+  return parseSingleValue(text, "memory.failcnt");
 }
 
 /**

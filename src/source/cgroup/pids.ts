@@ -19,3 +19,18 @@ import { parseSingleValue } from "./_scan.ts";
 export function parsePidsCurrent(text: string): number {
   return parseSingleValue(text, "pids.current");
 }
+
+/**
+ * Parses `pids.max` (cgroup v1 and v2): the task limit, `max` when unlimited.
+ *
+ * Sources: kernel Documentation/admin-guide/cgroup-v1/pids.rst ("pids.max ... the special
+ * value 'max'"), cgroup-v2.rst "pids.max" ("A read-write single value file which exists on
+ * non-root cgroups. The default is \"max\"").
+ *
+ * @param text the file, e.g. `"100\n"` or `"max\n"`.
+ * @returns the limit, or null for `max`.
+ * @throws {SyntaxError} when the text is neither a number nor `max`.
+ */
+export function parsePidsMax(text: string): number | null {
+  return text === "max\n" || text === "max" ? null : parseSingleValue(text, "pids.max");
+}

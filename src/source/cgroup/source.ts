@@ -141,7 +141,7 @@ export class CgroupSource implements Source {
     }
   }
 
-  /** Starts sampling a container with a first read (CPU 0: no previous reading). */
+  /** Starts sampling a container with a first read (no CPU value: no previous reading). */
   #attach(info: ContainerInfo): void {
     const t = this.#track(info);
     if (t !== null) this.#readOne(t);
@@ -173,10 +173,12 @@ export class CgroupSource implements Source {
     try {
       t.reader ??= this.#open(t.info);
       const reading = t.reader.read(this.#buffer, this.#mono);
-      sample = sampleOf(t.info, t.previous, reading, this.#options.machineMemory);
-      t.previous = reading;
+      const { machineMemory, periodMs } = this.#options;
+      sample = sampleOf(t.info, t.previous, reading, machineMemory, periodMs);
+      // A read too soon after the previous one has no CPU value: keep the window's start.
+      if (t.previous === undefined || sample.cpu !== null) t.previous = reading;
     } catch (err) {
-      if (isGone(err) || !this.#processExists(t.info)) {
+      if (isGone(err) || !this.#stillRuns(t.info)) {
         this.#finish(t, `its files vanished (${describeError(err)})`);
       } else {
         this.#fail(t, describeError(err));
@@ -192,16 +194,16 @@ export class CgroupSource implements Source {
 
   /**
    * Opens a container's files.
-   * @throws `Deno.errors.NotFound` when its cgroup is not found and its process is gone, an
-   *   Error when the cgroup is not found while the process lives, or the open errors of
-   *   {@link ContainerReader}.
+   * @throws `Deno.errors.NotFound` when its cgroup is not found and its init process is gone,
+   *   an Error when the cgroup is not found while the process lives ({@link #stillRuns}), or
+   *   the open errors of {@link ContainerReader}.
    */
   #open(info: ContainerInfo): ContainerReader {
     const { host, layout } = this.#options;
     const dirs = resolveDirs(layout, host, info);
     if (dirs === null) {
       const message = `no cgroup directory under ${host.path("/sys/fs/cgroup")}`;
-      throw this.#processExists(info) ? new Error(message) : new Deno.errors.NotFound(message);
+      throw this.#stillRuns(info) ? new Error(message) : new Deno.errors.NotFound(message);
     }
     const netDev = info.networkMode === "host" || info.pid <= 0
       ? null
@@ -210,14 +212,17 @@ export class CgroupSource implements Source {
   }
 
   /**
-   * Whether the container's init process still exists, so that a failure is not a vanish
-   * (true unless `/proc/<pid>` is missing or the PID is 0).
+   * Whether the container's init process still runs, so that a failure is not a vanish: its
+   * `/proc/<pid>/cgroup` exists and still names the container's ID (every layout's path does:
+   * `docker/<id>`, `docker-<id>.scope`, a `--cgroup-parent` followed by the ID). A PID reused
+   * by another process after the container died names another cgroup: the container is gone
+   * (issue 16: a dead entry otherwise lived forever). False for PID 0.
    */
-  #processExists(info: ContainerInfo): boolean {
+  #stillRuns(info: ContainerInfo): boolean {
     if (info.pid <= 0) return false;
     try {
-      Deno.statSync(this.#options.host.path(`/proc/${info.pid}`));
-      return true;
+      return Deno.readTextFileSync(this.#options.host.path(`/proc/${info.pid}/cgroup`))
+        .includes(info.id);
     } catch (err) {
       return !(err instanceof Deno.errors.NotFound);
     }

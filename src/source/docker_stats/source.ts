@@ -34,6 +34,12 @@ export interface DockerStatsSourceOptions {
   initialBackoffMs?: number;
   /** Longest restart delay, ms. Default 30 000. */
   maxBackoffMs?: number;
+  /**
+   * An unchanged redraw of a container within this long after its last sample repeats the
+   * engine's reading and is dropped, ms. Default 1500: the engine refreshes about once a second
+   * (every 2 s with 200 containers) while the CLI redraws every 500 ms.
+   */
+  repeatWindowMs?: number;
   /** Wall clock for sample arrival times, ms since the epoch. Default `Date.now`. */
   now?: () => number;
   /** Monotonic clock for health, ms. Default `performance.now()`. */
@@ -56,8 +62,9 @@ export class DockerStatsSource implements Source {
   readonly #now: () => number;
   readonly #mono: () => number;
   readonly #checkEveryMs: number;
-  /** Each container's previous sample, to tell fresh values from a frozen stream. */
-  readonly #previous = new Map<string, Sample>();
+  /** Each container's previous sample as printed, and when it was taken (monotonic ms). */
+  readonly #previous = new Map<string, { sample: Sample; atMs: number }>();
+  readonly #repeatWindowMs: number;
   #listener: SampleListener | null = null;
   /** True while a dead child's last bytes are flushed: they are data, not activity. */
   #flushing = false;
@@ -68,6 +75,7 @@ export class DockerStatsSource implements Source {
     this.#docker = options.docker ?? "docker";
     this.#now = options.now ?? Date.now;
     this.#mono = options.monotonic ?? (() => performance.now());
+    this.#repeatWindowMs = options.repeatWindowMs ?? 1500;
     this.health = new StreamHealth({
       startMs: this.#mono(),
       watchdogUsec: options.watchdogUsec ?? null,
@@ -85,7 +93,10 @@ export class DockerStatsSource implements Source {
       docker: this.#docker,
       args: options.args ?? DOCKER_STATS_ARGS,
       onChunk: (chunk) => this.#parser.push(chunk),
-      onStart: () => this.health.childStarted(this.#mono()),
+      onStart: () => {
+        this.#previous.clear(); // a new child's first sample of each container has no CPU window
+        this.health.childStarted(this.#mono());
+      },
       onEnd: () => {
         this.#flushing = true;
         try {
@@ -143,14 +154,21 @@ export class DockerStatsSource implements Source {
     }
   }
 
+  /**
+   * One parsed row: a container's first row of a child has no CPU window (the engine's first
+   * sample has no previous CPU reading, so the CLI prints 0 %) and goes on with CPU null; a row
+   * that repeats the previous one within the repeat window is the same engine sample redrawn
+   * and is dropped, so `samples` counts engine samples and a repeat adds no weight.
+   */
   #sample(sample: Sample): void {
-    if (!this.#flushing) {
-      const prev = this.#previous.get(sample.id);
-      this.health.sample(this.#mono(), prev === undefined || changed(prev, sample));
-      this.#previous.set(sample.id, sample);
-      if (this.#previous.size > 4096) this.#previous.clear();
-    }
-    this.#listener?.(sample, this.#now());
+    const now = this.#mono();
+    const prev = this.#previous.get(sample.id);
+    const fresh = prev === undefined || changed(prev.sample, sample);
+    if (!this.#flushing) this.health.sample(now, fresh);
+    if (!fresh && now - prev!.atMs < this.#repeatWindowMs) return;
+    if (this.#previous.size >= 4096 && prev === undefined) this.#previous.clear();
+    this.#previous.set(sample.id, { sample, atMs: now });
+    this.#listener?.(prev === undefined ? { ...sample, cpu: null } : sample, this.#now());
   }
 }
 
