@@ -20,7 +20,6 @@ import assert from "node:assert/strict";
 import { startDaemon } from "../helpers/daemon.ts";
 import {
   ensureBusyboxImage,
-  mountHostRoot,
   removeContainers,
   runContainer,
   sh,
@@ -114,6 +113,24 @@ async function dataDisk(): Promise<string> {
   return source;
 }
 
+/**
+ * A read-only host root for `--source cgroup` with only what it reads: `/` bound alone, then
+ * `/proc` and `/sys` recursively. (tests/helpers/docker.ts `mountHostRoot` binds `/` whole, which
+ * copies every mount, those of other tests' host roots included: on a machine shared by many
+ * test runs that exceeded fs.mount-max here.)
+ */
+async function mountCgroupHostRoot(): Promise<string> {
+  const dir = await Deno.makeTempDir({ prefix: "statsd-hostroot-w21-" });
+  await sh("mount", ["--bind", "/", dir]);
+  await sh("mount", ["--make-rslave", dir]);
+  for (const sub of ["proc", "sys"]) {
+    await sh("mount", ["--rbind", `/${sub}`, `${dir}/${sub}`]);
+    await sh("mount", ["--make-rslave", `${dir}/${sub}`]);
+  }
+  await sh("mount", ["-o", "remount,bind,ro", dir]);
+  return dir;
+}
+
 /** Names and values of a query's result, names without the test's prefix, sorted. */
 async function byName(
   p: Prometheus,
@@ -142,7 +159,7 @@ Deno.test({
   async fn(t) {
     const prefix = `w21p-${crypto.randomUUID().slice(0, 6)}-`;
     await ensureBusyboxImage();
-    const hostRoot = await mountHostRoot();
+    const hostRoot = await mountCgroupHostRoot();
     const daemons: ReturnType<typeof startDaemon>[] = [];
     const proms: Prometheus[] = [];
     try {
