@@ -14,7 +14,10 @@
  * Run as root (it mounts the bind and starts containers named statsd-bench-cg-*):
  *   deno bench --allow-all bench/cgroup_bench.ts            (CG_BENCH_CONTAINERS=20 default)
  * or as part `cgroup` of the suite (`deno task bench --parts cgroup`). The direct figure goes to
- * stderr, so that `deno bench --json` keeps stdout to itself.
+ * stderr, so that `deno bench --json` keeps stdout to itself. `CG_BENCH_HOST_ROOT=<dir>` reads
+ * through an existing host root instead of binding `/` (on a host whose mount table is already
+ * large, a recursive bind copies all of it); `CG_BENCH_PREFIX` renames the containers (it must
+ * start with statsd-bench-).
  */
 import { HostRoot } from "../src/host/host_root.ts";
 import { cgroupFiles, detectLayout, resolveDirs } from "../src/source/cgroup/layout.ts";
@@ -30,11 +33,14 @@ const PREFIX = Deno.env.get("CG_BENCH_PREFIX") ?? "statsd-bench-cg-";
 await ensureBusyboxImage();
 await removeContainers(PREFIX);
 const names = await startFleet(PREFIX, N, 5, 2000);
-const root = await mountHostRoot();
+/** An existing host root (`CG_BENCH_HOST_ROOT`), or a recursive bind of `/` made here. */
+const given = Deno.env.get("CG_BENCH_HOST_ROOT");
+const root = given ?? await mountHostRoot();
 
 globalThis.addEventListener("unload", () => {
   for (const r of readers) r.reader.close();
   new Deno.Command("docker", { args: ["rm", "-f", ...names] }).outputSync();
+  if (given !== undefined) return;
   new Deno.Command("umount", { args: ["-R", "-l", root] }).outputSync();
   Deno.removeSync(root);
 });

@@ -1,7 +1,8 @@
 /**
  * The cgroup source on the real kernel (cgroup v1, cgroupfs driver here), end to end: the
- * daemon's own process with `--source cgroup --host-root <rbind of />`, a real Docker engine,
- * the real catalog and a real QuestDB, against the Engine API's raw values for the same
+ * daemon's own process with `--source cgroup --host-root <binds of / with /proc and /sys>`
+ * (tests/helpers/docker.ts `mountCgroupRoot`), a real Docker engine, the real catalog and a
+ * real QuestDB, against the Engine API's raw values for the same
  * containers (`curl --unix-socket /var/run/docker.sock .../containers/<id>/stats?stream=false`)
  * and against a second daemon with `--source docker` running side by side.
  *
@@ -9,14 +10,14 @@
  * with a throttle rule, for docker and for us alike (both read 0 otherwise; seen here), so the
  * writer gets `--device-write-bps <disk>:1gb`, a rule far above what it writes.
  *
- * Needs root (mount --rbind), a Docker engine and a QuestDB jar; under CI=true they are
+ * Needs root (mount --bind), a Docker engine and a QuestDB jar; under CI=true they are
  * mandatory, elsewhere a missing one ignores the test with its reason.
  */
 import assert from "node:assert/strict";
 import { startDaemon, testServerArgs } from "../helpers/daemon.ts";
 import {
   ensureBusyboxImage,
-  mountHostRoot,
+  mountCgroupRoot,
   removeContainers,
   runContainer,
   sh,
@@ -103,7 +104,7 @@ Deno.test({
     await ensureBusyboxImage();
     const qdb = await startQuestDB();
     const spool = await Deno.makeTempDir({ prefix: "cg-spool-" });
-    const hostRoot = await mountHostRoot();
+    const hostRoot = await mountCgroupRoot();
     const daemons: ReturnType<typeof startDaemon>[] = [];
     try {
       const ids: Record<string, string> = {};
@@ -310,7 +311,7 @@ Deno.test({
     await ensureBusyboxImage();
     const qdb = await startQuestDB();
     const spool = await Deno.makeTempDir({ prefix: "cgf-spool-" });
-    const hostRoot = await mountHostRoot();
+    const hostRoot = await mountCgroupRoot();
     let daemon: ReturnType<typeof startDaemon> | null = null;
     try {
       // Two burners in one container, so that it can use its quota on both CPUs of a busy host.

@@ -17,7 +17,7 @@ import { EVENT_TABLE } from "../../src/schema/events.ts";
 import { startDaemon, testServerArgs } from "../helpers/daemon.ts";
 import {
   ensureBusyboxImage,
-  mountHostRoot,
+  mountCgroupRoot,
   removeContainers,
   runContainer,
   unmountHostRoot,
@@ -50,7 +50,7 @@ Deno.test({
     await ensureBusyboxImage();
     const qdb = await startQuestDB({ pg: true });
     const spoolDir = await Deno.makeTempDir({ prefix: "gf-spool-" });
-    const hostRoot = await mountHostRoot();
+    const hostRoot = await mountCgroupRoot();
     const sql = postgres({
       host: "127.0.0.1",
       port: qdb.pgPort,
