@@ -1,6 +1,6 @@
 /**
  * `--listen` end to end: the daemon's own process (alone, no sink) on the real engine, once
- * with `--source cgroup --host-root <rbind of />` and once with `--source docker`, each scraped
+ * with `--source cgroup --host-root <binds of />` and once with `--source docker`, each scraped
  * every second by its own real Prometheus (Debian's package) that negotiates OpenMetrics.
  *
  * Shown: CPU seconds of a `--cpus 0.5` burner rise at 0.5 ± 0.05 per second; memory and block
@@ -20,6 +20,7 @@ import assert from "node:assert/strict";
 import { startDaemon } from "../helpers/daemon.ts";
 import {
   ensureBusyboxImage,
+  mountCgroupRoot,
   removeContainers,
   runContainer,
   sh,
@@ -113,24 +114,6 @@ async function dataDisk(): Promise<string> {
   return source;
 }
 
-/**
- * A read-only host root for `--source cgroup` with only what it reads: `/` bound alone, then
- * `/proc` and `/sys` recursively. (tests/helpers/docker.ts `mountHostRoot` binds `/` whole, which
- * copies every mount, those of other tests' host roots included: on a machine shared by many
- * test runs that exceeded fs.mount-max here.)
- */
-async function mountCgroupHostRoot(): Promise<string> {
-  const dir = await Deno.makeTempDir({ prefix: "statsd-hostroot-w21-" });
-  await sh("mount", ["--bind", "/", dir]);
-  await sh("mount", ["--make-rslave", dir]);
-  for (const sub of ["proc", "sys"]) {
-    await sh("mount", ["--rbind", `/${sub}`, `${dir}/${sub}`]);
-    await sh("mount", ["--make-rslave", `${dir}/${sub}`]);
-  }
-  await sh("mount", ["-o", "remount,bind,ro", dir]);
-  return dir;
-}
-
 /** Names and values of a query's result, names without the test's prefix, sorted. */
 async function byName(
   p: Prometheus,
@@ -159,7 +142,7 @@ Deno.test({
   async fn(t) {
     const prefix = `w21p-${crypto.randomUUID().slice(0, 6)}-`;
     await ensureBusyboxImage();
-    const hostRoot = await mountCgroupHostRoot();
+    const hostRoot = await mountCgroupRoot();
     const daemons: ReturnType<typeof startDaemon>[] = [];
     const proms: Prometheus[] = [];
     try {
@@ -200,8 +183,8 @@ Deno.test({
       ]);
       const docker = startDaemon([...common, "--listen", `127.0.0.1:${portD}`]);
       daemons.push(cgroup, docker);
-      await cgroup.waitForLog(/The cgroup source is producing; ready/, 30_000);
-      await docker.waitForLog(/The docker source is producing; ready/, 30_000);
+      await cgroup.waitForLog(/The cgroup source is producing; ready/, 90_000);
+      await docker.waitForLog(/The docker source is producing; ready/, 90_000); // a busy engine
       proms.push(await startPrometheus({ cgroup: `127.0.0.1:${portC}` }));
       proms.push(await startPrometheus({ docker: `127.0.0.1:${portD}` }));
       const [promC, promD] = proms as [Prometheus, Prometheus];
@@ -212,8 +195,8 @@ Deno.test({
       // write (a throttle rule far above it: this kernel counts v1 blkio only with one).
       ids.oom = await runContainer(
         `${prefix}oom`,
-        ["--memory", "32m", "--memory-swap", "32m"],
-        "sleep 8; (x=$(yes | head -c 100000000); echo ${#x}); sleep 600",
+        ["--memory", "128m", "--memory-swap", "128m"],
+        "sleep 8; (x=$(yes | head -c 300000000); echo ${#x}); sleep 600",
       );
       ids.writer = await runContainer(
         `${prefix}writer`,
