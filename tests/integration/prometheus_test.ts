@@ -147,16 +147,6 @@ Deno.test({
     const proms: Prometheus[] = [];
     try {
       const ids: Record<string, string> = {};
-      ids.burner = await runContainer(
-        `${prefix}burner`,
-        ["--cpus", "0.5", "-l", "com.docker.compose.project=w21", "-l", "secret.token=hidden"],
-        "yes > /dev/null",
-      );
-      ids.mem = await runContainer(
-        `${prefix}mem`,
-        ["--memory", "256m", "--shm-size", "128m"],
-        "dd if=/dev/zero of=/dev/shm/f bs=1M count=64 2>/dev/null; sleep 600",
-      );
       const [portC, portD] = [await freePort(), await freePort()];
       const common = [
         "--node",
@@ -188,6 +178,18 @@ Deno.test({
       proms.push(await startPrometheus({ cgroup: `127.0.0.1:${portC}` }));
       proms.push(await startPrometheus({ docker: `127.0.0.1:${portD}` }));
       const [promC, promD] = proms as [Prometheus, Prometheus];
+      // Every container starts after the daemons: the catalog learns them from its events (a
+      // busy engine can fail the first `docker ps` listing, which it would retry later).
+      ids.burner = await runContainer(
+        `${prefix}burner`,
+        ["--cpus", "0.5", "-l", "com.docker.compose.project=w21", "-l", "secret.token=hidden"],
+        "yes > /dev/null",
+      );
+      ids.mem = await runContainer(
+        `${prefix}mem`,
+        ["--memory", "256m", "--shm-size", "128m"],
+        "dd if=/dev/zero of=/dev/shm/f bs=1M count=64 2>/dev/null; sleep 600",
+      );
       const scrapedFrom = Date.now();
       const burnerFrom = await kernelCpuNs(ids.burner);
 
