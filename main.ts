@@ -30,6 +30,7 @@ import { HostRoot } from "./src/host/host_root.ts";
 import { openCgroupSource, suggestCgroupSource } from "./src/source/cgroup/open.ts";
 import { cgroupsResolver } from "./src/source/cgroup/proc_cgroup.ts";
 import type { Source } from "./src/source/source.ts";
+import { openExporter } from "./src/exporter/exporter.ts";
 
 const log = getLogger(["container-statsd"]);
 
@@ -37,6 +38,9 @@ async function main(): Promise<number> {
   const parsed = parseCommandLine(Deno.args);
   if (typeof parsed === "number") return parsed;
   const { config, env, level } = parsed;
+  const host = config.listenHostLabel ? config.node : null;
+  const exporter = config.listen && openExporter(config.listen, { labels: config.labels, host });
+  if (typeof exporter === "number") return exporter;
   await setupLogging(level, { journald: underJournald() });
   log.info("Starting container-statsd: {settings}", { settings: startupFields(config) });
   if (config.source === "docker" && findOnPath("docker") === null) {
@@ -76,10 +80,11 @@ async function main(): Promise<number> {
   const source = await createSource(config, notifier.watchdogUsec, catalog.catalog);
   if (typeof source === "string") return startupError(source);
   status.track(() => clock.containers, sinks, () => publisher.rowErrors);
+  exporter?.attach({ source, catalog: catalog.catalog, gate: catalog.gate, reducer: clock, sinks });
   for (const sink of sinks) await sink.loadSpool();
   for (const sink of sinks) sink.start();
   catalog.start((rows) => publisher.publishEvents(rows));
-  source.start(clock.add);
+  source.start(exporter?.tee(clock.add) ?? clock.add);
   clock.start();
   notifier.start((nowMs) => source.health.healthy(nowMs));
   void source.health.ready.then(() => {
@@ -93,6 +98,7 @@ async function main(): Promise<number> {
   await shutdown(async (deadlineMs) => {
     await notifier.stopping();
     await source.stop();
+    await exporter?.close();
     await catalog.stop();
     for (const closed of clock.stop()) await publisher.publish(catalog.gate.resolve(closed));
     await stopSinks(sinks, deadlineMs);

@@ -8,6 +8,7 @@
  */
 // @ts-types="@types/mustache"
 import Mustache from "mustache";
+import { type ScrapeResult, scrapeView } from "./scrape.ts";
 import { CONTAINER_TABLE } from "../src/schema/containers.ts";
 import type { CatalogResult, CatalogWindow } from "./catalog.ts";
 import type { FidelityResult, FidelityRun } from "./fidelity.ts";
@@ -788,6 +789,7 @@ export function buildView(dir: string): Record<string, unknown> {
   const catalog = load<CatalogResult>(dir, "catalog");
   const cgroup = load<{ times: Record<string, number[]> }>(dir, "cgroup");
   const soak = load<SoakResult>(dir, "soak");
+  const scrape = load<ScrapeResult>(dir, "scrape");
   const extraEnv = [...Deno.readDirSync(dir)]
     .filter((f) => /^env-.+\.json$/.test(f.name))
     .map((f) => f.name.replace(/\.json$/, ""))
@@ -807,6 +809,7 @@ export function buildView(dir: string): Record<string, unknown> {
     latency: lat && latencyView(lat.data.runs, fp?.data ?? null),
     floor: floor && floorView(floor.data, replay?.data ?? null, fp?.data ?? null),
     soak: soak && soakView(soak.data),
+    scrape: scrape && scrapeView(scrape.data),
   };
   view["targets"] = targets.length
     ? table(

@@ -29,6 +29,8 @@ import { runLatency } from "./latency.ts";
 import { runReplay } from "./replay.ts";
 import { runFloor } from "./floor.ts";
 import { type BenchContext, CGROUP_VARIANT, type DaemonVariant } from "./lib/context.ts";
+import { runScrape } from "./scrape.ts";
+
 import { runDenoBench } from "./lib/denobench.ts";
 import { readEnvironment } from "./lib/env.ts";
 import { clockTicks } from "./lib/procfs.ts";
@@ -47,6 +49,7 @@ const PARTS = [
   "floor",
   "parser",
   "encoder",
+  "scrape",
 ] as const;
 type Part = (typeof PARTS)[number];
 
@@ -65,6 +68,7 @@ const { values } = parseArgs({
     "latency-boundaries": { type: "string", default: "6" },
     "latency-interval": { type: "string", default: "10" },
     "replay-seconds": { type: "string", default: "120" },
+    "scrape-every": { type: "string", default: "15" },
     out: { type: "string", default: new URL("./out/", import.meta.url).pathname },
     report: { type: "string", default: new URL("../BENCHMARKS.md", import.meta.url).pathname },
     "report-only": { type: "boolean", default: false },
@@ -90,6 +94,7 @@ if (values.help) {
   --latency-boundaries B boundaries measured by the latency harness (default 6)
   --latency-interval S   the harness's interval in seconds (default 10)
   --replay-seconds S     length of each replay run (default 120)
+  --scrape-every S       scrape part: seconds between scrapes of /metrics (default 15)
   --out DIR              results directory (default bench/out)
   --report FILE          report to write (default BENCHMARKS.md)
   --report-only          only rebuild the report from DIR
@@ -260,6 +265,21 @@ if (!values["report-only"]) {
             save(part, { workloads, times }, startedAt);
             break;
           }
+          case "scrape":
+            save(
+              part,
+              await runScrape({
+                sizes,
+                runs,
+                minutes,
+                scrapeEveryS: int("scrape-every", values["scrape-every"]),
+                burnEvery: int("burn-every", values["burn-every"]),
+                spin: int("spin", values.spin),
+                variants: sourceVariants,
+              }, context()),
+              startedAt,
+            );
+            break;
           case "encoder": {
             const bytes = encodedBytes();
             const times = await runDenoBench(here("encoder_bench.ts"), runs);

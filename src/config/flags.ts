@@ -27,6 +27,7 @@ import { CONTAINER_TABLE } from "../schema/containers.ts";
 import { EVENT_TABLE } from "../schema/events.ts";
 import { TIMESTAMP_COLUMN } from "../schema/table.ts";
 import { describeRetention, parseRetention, type Retention } from "../schema/ddl.ts";
+import { type ListenAddress, parseListen, showListen } from "../exporter/listen.ts";
 
 /** The daemon's effective configuration. */
 export interface Config {
@@ -83,6 +84,10 @@ export interface Config {
   dryRun: "table" | "ilp" | null;
   /** `--retention`: TTL of the tables the daemon creates; null for none. */
   retention: Retention | null;
+  /** `--listen`: where the Prometheus endpoint listens; null for none. */
+  listen: ListenAddress | null;
+  /** `--listen-host-label`: add `host=<node>` to every container series on /metrics. */
+  listenHostLabel: boolean;
 }
 
 /** Thrown by {@link parseFlags} after commander printed its message (or help/version). */
@@ -363,7 +368,14 @@ export function parseFlags(
       "--retention <period>",
       "TTL of the tables the daemon creates: <n><h|d|w|M|y> such as 7d, 2w, 3M (default none)",
       wrap(parseRetention),
-    );
+    )
+    .option(
+      "--listen <[host:]port>",
+      "serve Prometheus /metrics (cAdvisor's names) and /healthz here, e.g. :9338; " +
+        "alone, without --questdb or --influxdb, no sink is written",
+      wrap(parseListen),
+    )
+    .option("--listen-host-label", "add host=<--node> to every container series on /metrics");
 
   try {
     program.parse(argv as string[], { from: "user" });
@@ -396,11 +408,15 @@ export function parseFlags(
     spoolDir?: string;
     dryRun?: "table" | "ilp";
     retention?: Retention;
+    listen?: ListenAddress;
+    listenHostLabel?: true;
   }>();
 
   let questdb: ClientConfig | null = null;
   const target = o.questdb ?? env.QDB_CLIENT_CONF ??
-    (o.influxdb.length + o.statsd.length === 0 ? DEFAULT_QUESTDB : undefined);
+    (o.influxdb.length + o.statsd.length === 0 && o.listen === undefined
+      ? DEFAULT_QUESTDB
+      : undefined);
   try {
     if (target !== undefined) {
       questdb = parseQuestdbTarget(target);
@@ -486,6 +502,8 @@ export function parseFlags(
     spoolDir: o.spoolDir ?? defaultSpoolDir(env),
     dryRun: o.dryRun ?? null,
     retention: o.retention ?? null,
+    listen: o.listen ?? null,
+    listenHostLabel: o.listenHostLabel ?? false,
   };
 }
 
@@ -607,6 +625,7 @@ export function startupFields(config: Config): string {
     spoolDir: config.spoolDir,
     dryRun: config.dryRun ?? "off",
     retention: describeRetention(config.retention).replace(" ", ""),
+    listen: config.listen ? showListen(config.listen) : "off",
   };
   return Object.entries(fields).map(([k, v]) => `${k}=${v}`).join(" ");
 }
