@@ -2,7 +2,7 @@
  * container-statsd: wires the data path together.
  *
  * source (src/source: `docker stats` child or cgroup reader) -> samples -> reducer -> gate
- * (src/catalog: the container catalog from engine events; filters, names, labels when an
+ * (src/catalog: the container catalog from the Engine API socket; filters, names, labels when an
  * interval closes; lifecycle rows) -> table
  * encoders (src/schema, src/publish.ts; host disks from src/disks as a second row source) ->
  * delivery (src/delivery, one per sink) -> sink (src/ilp: QuestDB, InfluxDB, VictoriaMetrics
@@ -18,6 +18,7 @@ import { Publisher } from "./src/publish.ts";
 import { IntervalClock } from "./src/reducer/interval_clock.ts";
 import { DISK_TABLE } from "./src/schema/disks.ts";
 import { findOnPath } from "./src/engine/cli.ts";
+import { engineSocket } from "./src/engine/api.ts";
 import { createCatalog } from "./src/catalog/create.ts";
 import { setupLogging, underJournald } from "./src/service/logging.ts";
 import { shutdown, waitForStopSignal } from "./src/service/lifecycle.ts";
@@ -29,6 +30,7 @@ import { HostRoot } from "./src/host/host_root.ts";
 import { openCgroupSource, suggestCgroupSource } from "./src/source/cgroup/open.ts";
 import { cgroupsResolver } from "./src/source/cgroup/proc_cgroup.ts";
 import type { Source } from "./src/source/source.ts";
+import { openExporter } from "./src/exporter/exporter.ts";
 
 const log = getLogger(["container-statsd"]);
 
@@ -36,17 +38,27 @@ async function main(): Promise<number> {
   const parsed = parseCommandLine(Deno.args);
   if (typeof parsed === "number") return parsed;
   const { config, env, level } = parsed;
+  const host = config.listenHostLabel ? config.node : null;
+  const exporter = config.listen && openExporter(config.listen, { labels: config.labels, host });
+  if (typeof exporter === "number") return exporter;
   await setupLogging(level, { journald: underJournald() });
   log.info("Starting container-statsd: {settings}", { settings: startupFields(config) });
-  if (findOnPath("docker") === null) {
+  if (config.source === "docker" && findOnPath("docker") === null) {
     log.error("docker not found on PATH ({path}); install the Docker CLI or fix PATH", {
       path: env.PATH ?? "",
     });
     return 1;
   }
+  let socket: string;
+  try {
+    socket = engineSocket(env.DOCKER_HOST);
+  } catch (e) {
+    log.error((e as Error).message);
+    return 2;
+  }
   const notifier = createServiceNotifier(config.watchdog, env, Deno.pid);
   const status = new StatusReporter(notifier);
-  const catalog = createCatalog(config, catalogOptions(config));
+  const catalog = createCatalog(config, { socket, ...catalogOptions(config) });
   const { containers, events } = catalog;
   const disks = config.disks.length > 0 ? { name: config.diskTable, decl: DISK_TABLE } : null;
   const tables = [containers, events, disks].filter((t) => t !== null);
@@ -68,10 +80,11 @@ async function main(): Promise<number> {
   const source = await createSource(config, notifier.watchdogUsec, catalog.catalog);
   if (typeof source === "string") return startupError(source);
   status.track(() => clock.containers, sinks, () => publisher.rowErrors);
+  exporter?.attach({ source, catalog: catalog.catalog, gate: catalog.gate, reducer: clock, sinks });
   for (const sink of sinks) await sink.loadSpool();
   for (const sink of sinks) sink.start();
   catalog.start((rows) => publisher.publishEvents(rows));
-  source.start(clock.add);
+  source.start(exporter?.tee(clock.add) ?? clock.add);
   clock.start();
   notifier.start((nowMs) => source.health.healthy(nowMs));
   void source.health.ready.then(() => {
@@ -85,6 +98,7 @@ async function main(): Promise<number> {
   await shutdown(async (deadlineMs) => {
     await notifier.stopping();
     await source.stop();
+    await exporter?.close();
     await catalog.stop();
     for (const closed of clock.stop()) await publisher.publish(catalog.gate.resolve(closed));
     await stopSinks(sinks, deadlineMs);

@@ -1,26 +1,26 @@
 /**
- * What the container catalog costs (issue 10): engine calls per minute and CPU on an idle host
- * of 50 containers, and the in-process cost of one event and of one sample through the gate.
+ * What the container catalog costs (issues 10 and 17): the daemon's CPU while containers start
+ * and stop around it, and the in-process cost of one event and of one sample through the gate.
  *
- * 1. Starts 50 idle busybox containers (`statsd-bench-ct-000`...) and, per source (the default
- *    `docker`, then each variant such as `--source cgroup`), the daemon (main.ts, start task
- *    permissions, `--interval 1m --include 'statsd-bench-ct-*'`) with a counting `docker`
- *    first on its PATH: every docker invocation of the daemon is written down (time, arguments)
- *    and then exec'd as the real CLI, so the long-lived children stay the same processes.
- * 2. After a warm-up it counts the invocations over the idle window, by command, and reads the
- *    CPU ticks of the `docker events` child and of the daemon process from /proc.
- * 3. Churn: starts and removes 10 more containers, counting the calls that causes.
+ * 1. Starts `steady` idle busybox containers (`statsd-bench-ct-000`...) and, per source
+ *    variant (`--source cgroup` when the runner has a --host-root bind; else the default), the
+ *    daemon (main.ts, start task permissions, `--interval 1m --include 'statsd-bench-ct-*'`).
+ * 2. After a warm-up, churn: `starts` containers of 1 s each (`sleep 1`, `--rm`), one every
+ *    60 s / `starts`, over one minute. It reads the CPU ticks of the daemon's process tree and of
+ *    the engine (dockerd, containerd and the shims: the catalog's API calls cost the engine
+ *    too) at both ends: CPU per container start = daemon tree CPU / starts. The catalog talks to
+ *    the engine's API socket (src/engine/api.ts): no process is spawned per start.
+ * 3. The same minute without churn (idle), for the daemon's floor.
  * 4. In process: the recorded event stream (tests/fixtures/catalog/events.jsonl) through a
  *    catalog, µs per event; 50 known containers' samples through the gate, ns per sample.
  *
- *   deno task bench --parts catalog [--catalog-minutes 2]
+ *   deno task bench --parts catalog [--catalog-steady 200]
  */
 import { ContainerCatalog } from "../src/catalog/catalog.ts";
 import { RowGate } from "../src/catalog/gate.ts";
 import type { ContainerRow } from "../src/reducer/reducer.ts";
-import { parseInspect } from "../src/catalog/listing.ts";
-import { findOnPath } from "../src/engine/cli.ts";
 import { READY_LINE } from "../tests/helpers/daemon.ts";
+import { AFTER, EVENT_LINES } from "../tests/helpers/recorded_engine.ts";
 import {
   type BenchContext,
   daemonCommand,
@@ -29,52 +29,46 @@ import {
   sourceOf,
   startBenchDaemon,
 } from "./lib/context.ts";
-import {
-  ensureBusyboxImage,
-  pool,
-  PREFIX,
-  removeContainers,
-  runContainer,
-  sh,
-} from "./lib/docker.ts";
-import { childrenOf, clockTicks, readStat, readTree } from "./lib/procfs.ts";
+import { ensureBusyboxImage, pool, PREFIX, removeContainers, runContainer } from "./lib/docker.ts";
+import { clockTicks, cpuTicksOf, pidsByComm, readTree } from "./lib/procfs.ts";
 
 /** Options of the catalog part. */
 export interface CatalogBenchOptions {
-  /** Idle window per source, minutes. */
-  minutes: number;
-  /** Idle containers on the host. */
-  containers: number;
-  /** Seconds between the daemon's ready line and the idle window. */
+  /** Steady idle containers beside the churn (200 in the full run). */
+  steady: number;
+  /** Containers of 1 s started over the churn minute. */
+  starts: number;
+  /** Seconds between the daemon's ready line and the first window. */
   warmupS: number;
-  /** Daemons besides the default (`--source docker`), e.g. the cgroup source. */
+  /** Source variants; the first is measured (the cgroup source when given). */
   variants: DaemonVariant[];
 }
 
-/** One source's figures. */
-export interface CatalogSourceResult {
-  source: string;
-  /** Length of the idle window, minutes. */
-  minutes: number;
-  /** docker invocations from spawn to the end of the warm-up, by command. */
-  startupCalls: Record<string, number>;
-  /** docker invocations in the idle window, by command. */
-  idleCalls: Record<string, number>;
-  idleCallsPerMin: number;
-  /** CPU of the `docker events` child in the idle window, seconds per minute. */
-  eventsCpuPerMin: number;
-  /** CPU of the daemon process alone (deno) in the idle window, seconds per minute. */
-  daemonCpuPerMin: number;
-  /** docker invocations for 10 containers started, exited and removed, by command. */
-  churnCalls: Record<string, number>;
+/** One window's CPU, seconds. */
+export interface CatalogWindow {
+  /** Length, seconds. */
+  seconds: number;
+  /** CPU of the daemon's process tree (deno and any child), s. */
+  daemonCpuS: number;
+  /** CPU of dockerd, containerd and the containerd shims, s. */
+  engineCpuS: number;
 }
 
 /** Everything the catalog part produced. */
 export interface CatalogResult {
-  containers: number;
+  steady: number;
+  starts: number;
   warmupS: number;
-  commands: Record<string, string>;
-  sources: CatalogSourceResult[];
+  source: string;
+  command: string;
+  /** The minute with `starts` container starts. */
+  churn: CatalogWindow;
+  /** A minute without. */
+  idle: CatalogWindow;
+  /** Daemon tree CPU per container start, ms: churn minus idle, over the starts. */
+  perStartMs: number;
+  /** The same without subtracting the idle minute, ms. */
+  perStartGrossMs: number;
   /** The recorded event stream through a catalog. */
   perEvent: { lines: number; rows: number; us: number };
   /** One sample of a known container through the gate (50 containers), nanoseconds. */
@@ -84,124 +78,37 @@ export interface CatalogResult {
 const CT_PREFIX = `${PREFIX}ct-`;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-interface Call {
-  at: number;
-  args: string;
+/** The engine's processes: dockerd, containerd and the shims. */
+function enginePids(): number[] {
+  return ["dockerd", "containerd", "containerd-shim", "containerd-shim-runc-v2"]
+    .flatMap(pidsByComm);
 }
 
-function readCalls(file: string): Call[] {
-  let text = "";
-  try {
-    text = Deno.readTextFileSync(file);
-  } catch { /* none yet */ }
-  return text.split("\n").filter((l) => l).map((l) => {
-    const sp = l.indexOf(" ");
-    return { at: Number(l.slice(0, sp)) * 1000, args: l.slice(sp + 1) };
-  });
-}
-
-function byCommand(calls: readonly Call[]): Record<string, number> {
-  const out: Record<string, number> = {};
-  for (const c of calls) {
-    const cmd = c.args.split(" ")[0] ?? "";
-    out[cmd] = (out[cmd] ?? 0) + 1;
-  }
-  return out;
-}
-
-function ticksOf(pid: number): number {
-  const s = readStat(pid);
-  return s ? s.utime + s.stime : 0;
-}
-
-function eventsChild(daemonPid: number): number | null {
-  for (const pid of childrenOf(daemonPid)) {
-    try {
-      const args = Deno.readTextFileSync(`/proc/${pid}/cmdline`).split("\0");
-      if (args.includes("events")) return pid;
-    } catch { /* gone */ }
-  }
-  return null;
-}
-
-/** A counting `docker` wrapper in a new directory: every call appended to `<dir>/calls`. */
-async function countingDocker(): Promise<{ dir: string; calls: string }> {
-  const real = findOnPath("docker");
-  if (!real) throw new Error("docker not on PATH");
-  const dir = await Deno.makeTempDir({ prefix: "statsd-bench-docker-" });
-  const calls = `${dir}/calls`;
-  await Deno.writeTextFile(
-    `${dir}/docker`,
-    `#!/bin/sh\nprintf '%s %s\\n' "$(date +%s.%N)" "$*" >> ${calls}\nexec ${real} "$@"\n`,
-  );
-  await Deno.chmod(`${dir}/docker`, 0o755);
-  return { dir, calls };
-}
-
-async function oneSource(
-  v: DaemonVariant,
-  o: CatalogBenchOptions,
-  ctx: BenchContext,
-): Promise<CatalogSourceResult> {
-  const { dir, calls } = await countingDocker();
-  const source = sourceOf(v);
-  const daemon = startBenchDaemon(
-    ctx,
-    `bench-ct-${source}`,
-    [...v.args, "--include", `${CT_PREFIX}*`],
-    { PATH: `${dir}:${Deno.env.get("PATH") ?? ""}` },
-  );
-  try {
-    await daemon.waitForLog(READY_LINE, 60_000);
-    ctx.log(`catalog (${source}): ready; warming up ${o.warmupS} s`);
-    await sleep(o.warmupS * 1000);
-    const startupCalls = byCommand(readCalls(calls));
-    const events = eventsChild(daemon.child.pid);
-    if (events === null) throw new Error("no docker events child");
-    const t0 = Date.now();
-    const ev0 = ticksOf(events);
-    const root0 = readTree(daemon.child.pid)!.rootCpuTicks;
-    ctx.log(`catalog (${source}): measuring ${o.minutes} min of idle`);
-    await sleep(o.minutes * 60_000);
-    const t1 = Date.now();
-    const ev1 = ticksOf(events);
-    const root1 = readTree(daemon.child.pid)!.rootCpuTicks;
-    const idle = readCalls(calls).filter((c) => c.at >= t0 && c.at < t1);
-    const minutes = (t1 - t0) / 60_000;
-    const perMin = (ticks: number) => ticks / clockTicks() / minutes;
-
-    ctx.log(`catalog (${source}): churn, 10 containers started and removed`);
-    const c0 = Date.now();
-    const churn = Array.from({ length: 10 }, (_, i) => `${CT_PREFIX}churn-${i}`);
-    for (const n of churn) await runContainer(n, "sleep 1; exit 0");
-    await sleep(3000);
-    await sh("docker", ["rm", "-f", ...churn]);
-    await sleep(2000);
-    return {
-      source,
-      minutes,
-      startupCalls,
-      idleCalls: byCommand(idle),
-      idleCallsPerMin: idle.length / minutes,
-      eventsCpuPerMin: perMin(ev1 - ev0),
-      daemonCpuPerMin: perMin(root1 - root0),
-      churnCalls: byCommand(readCalls(calls).filter((c) => c.at >= c0)),
-    };
-  } finally {
-    await daemon.stop("SIGTERM").catch(() => ({ code: -1, ms: 0 }));
-    await Deno.remove(dir, { recursive: true }).catch(() => {});
-  }
+/** Measures a window of `ms` around `work` (started at its beginning). */
+async function window(
+  daemonPid: number,
+  ms: number,
+  work: () => Promise<unknown>,
+): Promise<CatalogWindow> {
+  const t0 = performance.now();
+  const d0 = readTree(daemonPid)!.cpuTicks;
+  const e0 = cpuTicksOf(enginePids());
+  await Promise.all([work(), sleep(ms)]);
+  const d1 = readTree(daemonPid)!.cpuTicks;
+  const e1 = cpuTicksOf(enginePids());
+  return {
+    seconds: (performance.now() - t0) / 1000,
+    daemonCpuS: (d1 - d0) / clockTicks(),
+    engineCpuS: Math.max(0, e1 - e0) / clockTicks(),
+  };
 }
 
 /** µs per recorded event line through a catalog (inspects answered from the recording). */
 async function perEvent(): Promise<CatalogResult["perEvent"]> {
-  const dir = new URL("../tests/fixtures/catalog/", import.meta.url);
-  const lines = Deno.readTextFileSync(new URL("events.jsonl", dir)).split("\n").filter((l) => l);
-  const inspected = parseInspect(Deno.readTextFileSync(new URL("inspect-later.json", dir)));
   const ROUNDS = 200;
   const stream: string[] = [];
   for (let r = 0; r < ROUNDS; r++) {
-    for (const l of lines) {
+    for (const l of EVENT_LINES) {
       stream.push(
         l.replace(/"timeNano":(\d+)/, (_, n: string) => `"timeNano":${BigInt(n) + BigInt(r)}`),
       );
@@ -211,7 +118,7 @@ async function perEvent(): Promise<CatalogResult["perEvent"]> {
   const catalog = new ContainerCatalog({
     engine: {
       list: () => Promise.resolve([]),
-      inspect: (ids) => Promise.resolve(inspected.filter((c) => ids.includes(c.id))),
+      inspect: (id) => Promise.resolve(AFTER.find((c) => c.id === id) ?? null),
     },
     onEvent: () => rows++,
   });
@@ -221,7 +128,7 @@ async function perEvent(): Promise<CatalogResult["perEvent"]> {
   return { lines: stream.length, rows, us: (performance.now() - t0) * 1000 / stream.length };
 }
 
-/** ns per sample through the gate, 50 known containers. */
+/** ns per row through the row gate at interval close, 50 known containers. */
 async function perSample(): Promise<number> {
   const inspected = Array.from({ length: 50 }, (_, i) => ({
     id: i.toString(16).padStart(64, "0"),
@@ -235,14 +142,8 @@ async function perSample(): Promise<number> {
   }));
   const catalog = new ContainerCatalog({
     engine: {
-      list: () =>
-        Promise.resolve(inspected.map((c) => ({
-          id: c.id,
-          name: c.name,
-          image: c.image,
-          state: "running",
-        }))),
-      inspect: () => Promise.resolve(inspected),
+      list: () => Promise.resolve(inspected.map((c) => ({ ...c, state: "running" }))),
+      inspect: (id) => Promise.resolve(inspected.find((c) => c.id === id) ?? null),
     },
   });
   await catalog.relist();
@@ -275,7 +176,7 @@ async function perSample(): Promise<number> {
   return ns;
 }
 
-/** Runs the catalog part: the in-process figures, then each source on the idle host. */
+/** Runs the catalog part: the in-process figures, then churn and idle beside steady ones. */
 export async function runCatalog(
   o: CatalogBenchOptions,
   ctx: BenchContext,
@@ -285,31 +186,57 @@ export async function runCatalog(
   await ensureBusyboxImage();
   await removeContainers(CT_PREFIX);
   const names = Array.from(
-    { length: o.containers },
+    { length: o.steady },
     (_, i) => `${CT_PREFIX}${String(i).padStart(3, "0")}`,
   );
-  ctx.log(`catalog: starting ${o.containers} idle containers`);
+  ctx.log(`catalog: starting ${o.steady} steady containers`);
   await pool(4, names.map((n) => () => runContainer(n, "sleep 86400")));
-  const variants = [DEFAULT_VARIANT, ...o.variants];
+  const v = o.variants[0] ?? DEFAULT_VARIANT;
+  const source = sourceOf(v);
+  const daemon = startBenchDaemon(ctx, `bench-ct-${source}`, [
+    ...v.args,
+    "--include",
+    `${CT_PREFIX}*`,
+  ]);
   try {
-    const sources: CatalogSourceResult[] = [];
-    for (const v of variants) sources.push(await oneSource(v, o, ctx));
+    await daemon.waitForLog(READY_LINE, 120_000);
+    ctx.log(`catalog (${source}): ready; warming up ${o.warmupS} s`);
+    await sleep(o.warmupS * 1000);
+    ctx.log(`catalog (${source}): idle minute`);
+    const idle = await window(daemon.child.pid, 60_000, () => Promise.resolve());
+    ctx.log(`catalog (${source}): churn minute, ${o.starts} containers of 1 s`);
+    const every = 60_000 / o.starts;
+    const churn = await window(daemon.child.pid, 60_000, async () => {
+      const t0 = performance.now();
+      const runs: Promise<unknown>[] = [];
+      for (let i = 0; i < o.starts; i++) {
+        await sleep(Math.max(0, t0 + i * every - performance.now()));
+        runs.push(runContainer(`${CT_PREFIX}churn-${i}`, "sleep 1", ["--rm"]).catch(() => ""));
+      }
+      await Promise.all(runs);
+    });
+    // the last starts' exits land after the minute: let them finish before the next part
+    await sleep(5000);
     return {
-      containers: o.containers,
+      steady: o.steady,
+      starts: o.starts,
       warmupS: o.warmupS,
-      commands: Object.fromEntries(variants.map((v) => [
-        sourceOf(v),
-        daemonCommand(`bench-ct-${sourceOf(v)}`, [
-          ...(v.shownArgs ?? v.args),
-          "--include",
-          `'${CT_PREFIX}*'`,
-        ]),
-      ])),
-      sources,
+      source,
+      command: daemonCommand(`bench-ct-${source}`, [
+        ...(v.shownArgs ?? v.args),
+        "--include",
+        `'${CT_PREFIX}*'`,
+      ]),
+      churn,
+      idle,
+      perStartMs: Math.max(0, churn.daemonCpuS - idle.daemonCpuS * churn.seconds / idle.seconds) *
+        1000 / o.starts,
+      perStartGrossMs: churn.daemonCpuS * 1000 / o.starts,
       perEvent: event,
       perSampleNs: sampleNs,
     };
   } finally {
+    await daemon.stop("SIGTERM").catch(() => ({ code: -1, ms: 0 }));
     await removeContainers(CT_PREFIX);
   }
 }

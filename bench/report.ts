@@ -8,8 +8,9 @@
  */
 // @ts-types="@types/mustache"
 import Mustache from "mustache";
+import { type ScrapeResult, scrapeView } from "./scrape.ts";
 import { CONTAINER_TABLE } from "../src/schema/containers.ts";
-import type { CatalogResult } from "./catalog.ts";
+import type { CatalogResult, CatalogWindow } from "./catalog.ts";
 import type { FidelityResult, FidelityRun } from "./fidelity.ts";
 import type { FootprintResult, FootprintRun, PhaseResult } from "./footprint.ts";
 import type { LatencyResult } from "./latency.ts";
@@ -598,44 +599,31 @@ function fidelityView(d: FidelityResult, targets: Target[]) {
 }
 
 function catalogView(c: CatalogResult) {
-  const counts = (x: Record<string, number>) =>
-    Object.entries(x).sort().map(([k, v]) => `${k} ${v}`).join(", ") || "none";
+  const w = (x: CatalogWindow) => [fmt(x.daemonCpuS, 3), fmt(x.engineCpuS, 3)];
   return {
-    containers: c.containers,
+    steady: c.steady,
+    starts: c.starts,
     warmupS: c.warmupS,
-    minutes: fmt(c.sources[0]?.minutes ?? NaN, 1),
-    commands: Object.values(c.commands).map((x) => `\`${x}\``).join("; "),
-    table: table(
-      ["", ...c.sources.map((x) => `\`--source ${x.source}\``)],
-      [
-        [
-          "docker invocations from start to the end of the warm-up",
-          ...c.sources.map((x) => counts(x.startupCalls)),
-        ],
-        [
-          "docker invocations per minute while idle",
-          ...c.sources.map((x) => `**${fmt(x.idleCallsPerMin, 2)}** (${counts(x.idleCalls)})`),
-        ],
-        [
-          "`docker events` child CPU while idle (s/min)",
-          ...c.sources.map((x) => fmt(x.eventsCpuPerMin, 4)),
-        ],
-        [
-          "daemon process CPU while idle (s/min; source, reducers, catalog, publish)",
-          ...c.sources.map((x) => fmt(x.daemonCpuPerMin, 3)),
-        ],
-        [
-          "docker invocations for 10 containers started, exited and removed",
-          ...c.sources.map((x) => counts(x.churnCalls)),
-        ],
-      ],
-    ),
+    source: c.source,
+    command: `\`${c.command}\``,
+    table: table([
+      "one minute",
+      "daemon tree CPU (s)",
+      "engine CPU (s): dockerd, containerd, shims",
+    ], [
+      ["idle", ...w(c.idle)],
+      [`${c.starts} containers of 1 s started`, ...w(c.churn)],
+    ]),
+    perStart: `**${fmt(c.perStartMs, 1)} ms** over idle (${fmt(c.perStartGrossMs, 1)} ms gross)`,
     inProcess: table(["in process", "cost"], [
       [
         `catalog, one recorded event line (parse, apply, lifecycle row; ${c.perEvent.lines} lines, ${c.perEvent.rows} rows)`,
         `${fmt(c.perEvent.us, 1)} µs`,
       ],
-      ["gate, one sample of a known container (50 containers)", `${fmt(c.perSampleNs, 0)} ns`],
+      [
+        "row gate, one row of a known container at interval close (50 containers)",
+        `${fmt(c.perSampleNs, 0)} ns`,
+      ],
     ]),
   };
 }
@@ -749,6 +737,39 @@ function floorView(
   };
 }
 
+/** What bench/soak.ts writes. */
+interface SoakResult {
+  date: string;
+  minutes: number;
+  steady: number;
+  started: number;
+  start: { fds: number; rssKiB: number; catalog: number };
+  end: { fds: number; rssKiB: number; catalog: number };
+}
+
+/** The churn soak: the daemon's footprint before and after the churn. */
+function soakView(r: SoakResult): Record<string, unknown> {
+  const row = (
+    what: string,
+    a: number,
+    b: number,
+    unit = "",
+  ) => [what, `${a}${unit}`, `${b}${unit}`, `${b - a > 0 ? "+" : ""}${b - a}${unit}`];
+  return {
+    ...r,
+    table: table(["", "after warm-up", "after the churn", "difference"], [
+      row("open file descriptors (daemon tree)", r.start.fds, r.end.fds),
+      row("catalog entries", r.start.catalog, r.end.catalog),
+      row(
+        "RSS (daemon tree)",
+        Math.round(r.start.rssKiB / 1024),
+        Math.round(r.end.rssKiB / 1024),
+        " MiB",
+      ),
+    ]),
+  };
+}
+
 /**
  * The view the template is rendered with: one object per part that has results (absent
  * otherwise), each holding that part's tables (markdown) and figures, and the targets table.
@@ -767,6 +788,8 @@ export function buildView(dir: string): Record<string, unknown> {
   const floor = load<{ seconds: number; runs: FloorRun[] }>(dir, "floor");
   const catalog = load<CatalogResult>(dir, "catalog");
   const cgroup = load<{ times: Record<string, number[]> }>(dir, "cgroup");
+  const soak = load<SoakResult>(dir, "soak");
+  const scrape = load<ScrapeResult>(dir, "scrape");
   const extraEnv = [...Deno.readDirSync(dir)]
     .filter((f) => /^env-.+\.json$/.test(f.name))
     .map((f) => f.name.replace(/\.json$/, ""))
@@ -785,6 +808,8 @@ export function buildView(dir: string): Record<string, unknown> {
     cgroup: cgroup && cgroupBenchView(cgroup.data.times),
     latency: lat && latencyView(lat.data.runs, fp?.data ?? null),
     floor: floor && floorView(floor.data, replay?.data ?? null, fp?.data ?? null),
+    soak: soak && soakView(soak.data),
+    scrape: scrape && scrapeView(scrape.data),
   };
   view["targets"] = targets.length
     ? table(

@@ -22,14 +22,15 @@
  */
 import { parseArgs } from "node:util";
 import { findQuestDBJar, type QuestDB, startQuestDB } from "../tests/helpers/questdb.ts";
-import { mountHostRoot, unmountHostRoot } from "../tests/helpers/docker.ts";
 import { runCatalog } from "./catalog.ts";
 import { runFidelity } from "./fidelity.ts";
 import { runFootprint } from "./footprint.ts";
 import { runLatency } from "./latency.ts";
 import { runReplay } from "./replay.ts";
 import { runFloor } from "./floor.ts";
-import { type BenchContext, cgroupVariant, type DaemonVariant } from "./lib/context.ts";
+import { type BenchContext, CGROUP_VARIANT, type DaemonVariant } from "./lib/context.ts";
+import { runScrape } from "./scrape.ts";
+
 import { runDenoBench } from "./lib/denobench.ts";
 import { readEnvironment } from "./lib/env.ts";
 import { clockTicks } from "./lib/procfs.ts";
@@ -48,6 +49,7 @@ const PARTS = [
   "floor",
   "parser",
   "encoder",
+  "scrape",
 ] as const;
 type Part = (typeof PARTS)[number];
 
@@ -59,13 +61,14 @@ const { values } = parseArgs({
     sizes: { type: "string", default: "10,50,200" },
     parts: { type: "string", default: PARTS.join(",") },
     sources: { type: "string", default: "docker,cgroup" },
-    "catalog-minutes": { type: "string", default: "2" },
+    "catalog-steady": { type: "string", default: "200" },
     "quiet-wait": { type: "string", default: "120" },
     "burn-every": { type: "string", default: "10" },
     spin: { type: "string", default: "20000" },
     "latency-boundaries": { type: "string", default: "6" },
     "latency-interval": { type: "string", default: "10" },
     "replay-seconds": { type: "string", default: "120" },
+    "scrape-every": { type: "string", default: "15" },
     out: { type: "string", default: new URL("./out/", import.meta.url).pathname },
     report: { type: "string", default: new URL("../BENCHMARKS.md", import.meta.url).pathname },
     "report-only": { type: "boolean", default: false },
@@ -83,7 +86,7 @@ if (values.help) {
   --parts p,q            any of ${PARTS.join(",")} (default all)
   --sources s,t          daemon sources measured: docker (always) and cgroup (default both;
                          cgroup needs root: the runner mounts the --host-root bind of /)
-  --catalog-minutes M    idle window of the catalog part, per source (default 2)
+  --catalog-steady N     steady containers beside the catalog part's churn (default 200)
   --quiet-wait S         footprint: before each period, wait at most S seconds for other
                          \`docker stats\` clients to be gone for 5 s (default 120)
   --burn-every K         one container in K burns a little CPU (default 10)
@@ -91,6 +94,7 @@ if (values.help) {
   --latency-boundaries B boundaries measured by the latency harness (default 6)
   --latency-interval S   the harness's interval in seconds (default 10)
   --replay-seconds S     length of each replay run (default 120)
+  --scrape-every S       scrape part: seconds between scrapes of /metrics (default 15)
   --out DIR              results directory (default bench/out)
   --report FILE          report to write (default BENCHMARKS.md)
   --report-only          only rebuild the report from DIR
@@ -168,17 +172,13 @@ if (!values["report-only"]) {
   const needsQdb = parts.some((p) => !["parser", "encoder", "cgroup"].includes(p));
   let qdb: QuestDB | null = null;
   const spoolDir = await Deno.makeTempDir({ prefix: "statsd-bench-spool-" });
-  const needsRoot = sources.includes("cgroup") &&
-    parts.some((p) => ["footprint", "fidelity", "catalog"].includes(p));
-  const hostRoot = needsRoot ? await mountHostRoot() : null;
-  // The daemon's sources: the default (docker) first, then cgroup through the bind.
-  const sourceVariants = hostRoot ? [cgroupVariant(hostRoot)] : [];
+  // The daemon's sources: the default (docker) first, then cgroup, reading the host directly.
+  const sourceVariants = sources.includes("cgroup") ? [CGROUP_VARIANT] : [];
   try {
     if (needsQdb) {
       qdb = await startQuestDB();
       log(`private QuestDB on ${qdb.httpUrl}`);
     }
-    if (hostRoot) log(`--host-root bind of / at ${hostRoot}`);
     const context = (): BenchContext => ({ qdb: qdb!, spoolDir, main: values.main!, log });
     for (const part of PARTS.filter((p) => parts.includes(p))) {
       const startedAt = new Date().toISOString();
@@ -207,8 +207,8 @@ if (!values["report-only"]) {
             save(
               part,
               await runCatalog({
-                minutes: Number(values["catalog-minutes"]),
-                containers: 50,
+                steady: Number(values["catalog-steady"]),
+                starts: 60,
                 warmupS: 30,
                 variants: sourceVariants,
               }, context()),
@@ -265,6 +265,21 @@ if (!values["report-only"]) {
             save(part, { workloads, times }, startedAt);
             break;
           }
+          case "scrape":
+            save(
+              part,
+              await runScrape({
+                sizes,
+                runs,
+                minutes,
+                scrapeEveryS: int("scrape-every", values["scrape-every"]),
+                burnEvery: int("burn-every", values["burn-every"]),
+                spin: int("spin", values.spin),
+                variants: sourceVariants,
+              }, context()),
+              startedAt,
+            );
+            break;
           case "encoder": {
             const bytes = encodedBytes();
             const times = await runDenoBench(here("encoder_bench.ts"), runs);
@@ -281,7 +296,6 @@ if (!values["report-only"]) {
   } finally {
     await qdb?.dispose();
     await Deno.remove(spoolDir, { recursive: true }).catch(() => {});
-    if (hostRoot) await unmountHostRoot(hostRoot);
   }
 }
 writeReport(outDir, reportPath);

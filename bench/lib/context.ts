@@ -34,13 +34,13 @@ export interface DaemonVariant {
 export const DEFAULT_VARIANT: DaemonVariant = { name: "", args: [] };
 
 /**
- * The engine-free source of issue 13: `--source cgroup --sample-period 1s --host-root <dir>`,
- * where `dir` is a read-only recursive bind of `/` (tests/helpers/docker.ts `mountHostRoot`).
+ * The engine-free source of issue 13: `--source cgroup --sample-period 1s`, reading the host's
+ * files directly (the daemon has every permission; issue 19).
  */
-export function cgroupVariant(hostRoot: string): DaemonVariant {
-  const args = ["--source", "cgroup", "--sample-period", "1s", "--host-root"];
-  return { name: "cgroup", args: [...args, hostRoot], shownArgs: [...args, "<rbind of />"] };
-}
+export const CGROUP_VARIANT: DaemonVariant = {
+  name: "cgroup",
+  args: ["--source", "cgroup", "--sample-period", "1s"],
+};
 
 /** The source a variant reads: `cgroup` when it passes `--source cgroup`, else `docker`. */
 export function sourceOf(variant: DaemonVariant): string {

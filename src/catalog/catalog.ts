@@ -2,9 +2,14 @@
  * The container catalog: what the engine says of each container (ID, name, image, labels, init
  * PID, cgroups, network mode, restart count, state), kept current from its own event stream.
  *
- * It lists once at each start of the events stream (`docker ps` and one `docker inspect` of
- * every running container), inspects a container once per `start` event, and otherwise
- * applies events: in steady state it makes no engine call, and nothing per sample.
+ * It lists at each (re)connection of the events stream and every few minutes (the Engine API's
+ * `GET /containers/json`, then `GET /containers/{id}/json` of the running containers it needs),
+ * inspects a container once per `start` event, and otherwise applies events: in steady state it
+ * makes one listing call every few minutes, and nothing per sample.
+ *
+ * It heals itself: an inspect that fails (engine slow, down, an API error) is retried with
+ * backoff, so a container stored with PID 0 reaches `running()` and the sources once an inspect
+ * succeeds; a listing adds the running containers it missed and stops or forgets the ones gone.
  *
  * Work is serialised: listings, event lines and look-ups are applied one at a time, in the
  * order they arrived, so a listing and the events that follow it cannot interleave.
@@ -20,21 +25,28 @@ import {
   parseEventLine,
 } from "./events.ts";
 import type { ContainerFilter } from "./filters.ts";
-import type { Inspected, PsEntry } from "./listing.ts";
+import type { Inspected, Listed } from "./listing.ts";
 
 const log = getLogger(["container-statsd", "catalog"]);
 
-/** The engine calls the catalog makes. */
+/** The engine calls the catalog makes (src/catalog/api_engine.ts over the API socket). */
 export interface CatalogEngine {
-  /** Running (and paused) containers: `docker ps`. */
-  list(): Promise<PsEntry[]>;
-  /** `docker inspect` of these IDs; containers that no longer exist are left out. */
-  inspect(ids: readonly string[]): Promise<Inspected[]>;
+  /**
+   * Every container, whatever its state (`GET /containers/json?all=1`).
+   * @throws {Error} when the engine cannot be asked.
+   */
+  list(): Promise<Listed[]>;
+  /**
+   * One container (`GET /containers/{id}/json`).
+   * @returns null when the engine has no such container (404).
+   * @throws {Error} when the engine cannot be asked or answers another error.
+   */
+  inspect(id: string): Promise<Inspected | null>;
 }
 
 /** Options of {@link ContainerCatalog}. */
 export interface CatalogOptions {
-  /** Engine calls (`docker ps`, `docker inspect`). */
+  /** Engine calls (listing, inspect). */
   engine: CatalogEngine;
   /** The filters; without them every container passes. */
   filter?: Pick<ContainerFilter, "passes">;
@@ -53,6 +65,10 @@ export interface CatalogOptions {
   retentionMs?: number;
   /** Wall clock, ms since the epoch. Default `Date.now`. */
   now?: () => number;
+  /** First delay before a failed inspect is tried again, ms. Default 500; doubles. */
+  retryMinMs?: number;
+  /** Longest delay between tries of a failed inspect, ms. Default 5000. */
+  retryMaxMs?: number;
 }
 
 /** How the catalog stands on one container ID. */
@@ -64,10 +80,12 @@ export interface CatalogCounters {
   events: number;
   /** Event lines that could not be parsed (each logged at debug). */
   badLines: number;
-  /** Listings done (`docker ps`). */
+  /** Listings done. */
   listings: number;
-  /** `docker inspect` calls. */
+  /** Inspect calls. */
   inspects: number;
+  /** Inspect calls that failed (each is tried again with backoff). */
+  inspectErrors: number;
   /** Lifecycle rows handed on. */
   rows: number;
 }
@@ -75,8 +93,6 @@ export interface CatalogCounters {
 interface Entry {
   info: ContainerInfo;
   passes: boolean;
-  /** Whether `inspect` filled pid, network mode and restart count. */
-  inspected: boolean;
   /** The info last announced with a `start` change, while it runs. */
   announced: ContainerInfo | null;
   /** When it was destroyed or found gone, ms since the epoch; null while it exists. */
@@ -86,8 +102,10 @@ interface Entry {
 const EMPTY: Readonly<Record<string, string>> = Object.freeze({});
 const SEEN_LIMIT = 4096;
 
+const runs = (state: string) => state === "running" || state === "paused";
+
 function live(info: ContainerInfo): boolean {
-  return (info.state === "running" || info.state === "paused") && info.pid > 0;
+  return runs(info.state) && info.pid > 0;
 }
 
 function differs(a: ContainerInfo, b: ContainerInfo): boolean {
@@ -104,6 +122,7 @@ export class ContainerCatalog implements CatalogView {
     badLines: 0,
     listings: 0,
     inspects: 0,
+    inspectErrors: 0,
     rows: 0,
   };
   /** Resolves once the first listing was applied (or failed). */
@@ -117,6 +136,14 @@ export class ContainerCatalog implements CatalogView {
   readonly #lookups = new Map<string, Promise<void>>();
   /** Keys of events applied recently: a restarted stream replays from the last one. */
   readonly #seen = new Set<string>();
+  /** Containers whose inspect failed: the next delay and the pending try. */
+  readonly #retries = new Map<
+    string,
+    { delayMs: number; tries: number; timer: ReturnType<typeof setTimeout> | undefined }
+  >();
+  readonly #retryMinMs: number;
+  readonly #retryMaxMs: number;
+  #closed = false;
   #chain: Promise<void> = Promise.resolve();
   #lastSeenNs = 0n;
   #nextPruneMs = 0;
@@ -126,7 +153,21 @@ export class ContainerCatalog implements CatalogView {
     this.#o = options;
     this.#retentionMs = options.retentionMs ?? 70_000;
     this.#now = options.now ?? Date.now;
+    this.#retryMinMs = options.retryMinMs ?? 500;
+    this.#retryMaxMs = options.retryMaxMs ?? 5000;
     this.listed = this.#listed.promise;
+  }
+
+  /** Containers waiting for an inspect to be tried again. */
+  get pendingInspects(): number {
+    return this.#retries.size;
+  }
+
+  /** Cancels the pending inspect retries (at shutdown). */
+  close(): void {
+    this.#closed = true;
+    for (const r of this.#retries.values()) clearTimeout(r.timer);
+    this.#retries.clear();
   }
 
   /** Time of the newest event line read, ns since the epoch (0 before any). */
@@ -137,6 +178,13 @@ export class ContainerCatalog implements CatalogView {
   /** Containers known, passing the filters or not (removed ones until they are forgotten). */
   get size(): number {
     return this.#entries.size;
+  }
+
+  /** Containers known that pass the filters (counted on each call: for logs). */
+  get passing(): number {
+    let n = 0;
+    for (const e of this.#entries.values()) if (e.passes) n++;
+    return n;
   }
 
   /** @inheritdoc */
@@ -174,8 +222,9 @@ export class ContainerCatalog implements CatalogView {
   }
 
   /**
-   * Takes one line of `docker events --format '{{json .}}'`; it is applied after the work
-   * queued before it. A line that cannot be parsed is counted and logged at debug.
+   * Takes one event of the engine's stream (one JSON object of `GET /events`, the same shape as
+   * a line of `docker events --format '{{json .}}'`); it is applied after the work queued
+   * before it. A line that cannot be parsed is counted and logged at debug.
    */
   handleLine(line: string): void {
     if (line.trim() === "") return;
@@ -198,19 +247,22 @@ export class ContainerCatalog implements CatalogView {
   }
 
   /**
-   * Lists the running containers and inspects them in one call, after the work queued before.
-   * Containers the catalog thought running that are not listed stopped while the events were
-   * not followed: they get a `stop` change. A failed listing is logged; the catalog keeps what
-   * it knew.
+   * Lists every container and reconciles the catalog with it, after the work queued before:
+   * a running container the catalog does not know, or knows as stopped or without a PID, is
+   * inspected and announced; one the catalog thought running that is not running any more
+   * gets a `stop`; one that no longer exists is marked removed and forgotten after the
+   * retention. A failed listing is logged; the catalog keeps what it knew.
+   * @param full inspect every running container that passes the filters (after a gap in the
+   *   events, when a restart may have been missed); otherwise only the ones it needs.
    * @returns when the listing was applied.
    */
-  relist(): Promise<void> {
-    return this.#enqueue(() => this.#relist());
+  relist(full = true): Promise<void> {
+    return this.#enqueue(() => this.#relist(full));
   }
 
   /**
    * Asks the engine about a container the catalog does not know (a sample came first): after
-   * the first listing, one `docker inspect` of that ID unless it became known meanwhile.
+   * the first listing, one inspect of that ID unless it became known meanwhile.
    * @returns when the catalog knows it, or knows it cannot learn it.
    */
   lookup(id: string): Promise<void> {
@@ -221,7 +273,8 @@ export class ContainerCatalog implements CatalogView {
         .then(() =>
           this.#entries.has(id) ? undefined : this.#enqueue(async () => {
             if (this.#entries.has(id)) return;
-            for (const i of await this.#inspect([id])) await this.#adopt(i);
+            const i = await this.#inspect(id).catch(() => null);
+            if (i) await this.#adopt(i);
           })
         )
         .finally(() => this.#lookups.delete(id));
@@ -243,57 +296,151 @@ export class ContainerCatalog implements CatalogView {
     return run;
   }
 
-  async #inspect(ids: readonly string[]): Promise<Inspected[]> {
+  /** One inspect; @throws {Error} when it failed (counted). */
+  async #inspect(id: string): Promise<Inspected | null> {
     this.counters.inspects++;
     try {
-      return await this.#o.engine.inspect(ids);
+      return await this.#o.engine.inspect(id);
     } catch (e) {
-      log.warn("docker inspect failed: {error}", { error: (e as Error).message });
-      return [];
+      this.counters.inspectErrors++;
+      throw e;
     }
   }
 
-  async #relist(): Promise<void> {
+  async #relist(full: boolean): Promise<void> {
     this.counters.listings++;
     try {
-      let ps: PsEntry[];
+      let listed: Listed[];
       try {
-        ps = await this.#o.engine.list();
+        listed = await this.#o.engine.list();
       } catch (e) {
         log.warn("Listing containers failed: {error}; the catalog keeps what it knew", {
           error: (e as Error).message,
         });
         return;
       }
-      const inspected = ps.length > 0 ? await this.#inspect(ps.map((p) => p.id)) : [];
-      const listed = new Set<string>();
-      for (const i of inspected) {
-        listed.add(i.id);
-        await this.#adopt(i);
+      const byId = new Map(listed.map((l) => [l.id, l]));
+      const wanted: Entry[] = [];
+      for (const l of listed) {
+        if (!runs(l.state)) continue;
+        let e = this.#entries.get(l.id);
+        if (e === undefined) {
+          e = this.#newEntry({ ...l, state: l.state });
+        } else if (!runs(e.info.state)) {
+          this.#update(e, { ...e.info, state: l.state });
+        }
+        e.goneAtMs = null;
+        if (e.passes && (full || e.info.pid === 0)) wanted.push(e);
+      }
+      // a handful at a time: each is half a millisecond over the socket
+      for (let i = 0; i < wanted.length; i += 8) {
+        await Promise.all(wanted.slice(i, i + 8).map((e) => this.#inspectInto(e)));
       }
       for (const [id, e] of this.#entries) {
-        if (listed.has(id) || (e.info.state !== "running" && e.info.state !== "paused")) continue;
-        // Stopped while the events were not followed; it may be gone: forget it later.
-        this.#update(e, { ...e.info, state: "exited", pid: 0, cgroups: EMPTY });
-        e.goneAtMs ??= this.#now();
+        const l = byId.get(id);
+        if (l !== undefined && runs(l.state)) continue;
+        if (runs(e.info.state)) {
+          // Stopped while the events were not followed: the PID goes with the stop.
+          this.#update(e, { ...e.info, state: l?.state || "exited", pid: 0, cgroups: EMPTY });
+        }
+        if (l === undefined && e.goneAtMs === null) {
+          if (e.info.state !== "removed") this.#update(e, { ...e.info, state: "removed" });
+          e.goneAtMs = this.#now();
+        }
       }
-      log.debug("Listed {n} running containers; {known} known", {
-        n: inspected.length,
+      log.debug("Listed {n} containers, {inspected} inspected; {known} known, {passing} passing", {
+        n: listed.length,
+        inspected: wanted.length,
         known: this.#entries.size,
+        passing: this.passing,
       });
     } finally {
       this.#listed.resolve();
     }
   }
 
-  /** Inspects one container and takes the answer; @returns false when the engine had none. */
-  async #inspectInto(e: Entry): Promise<boolean> {
-    const [i] = await this.#inspect([e.info.id]);
-    if (i) await this.#adopt(i);
-    return i !== undefined;
+  #newEntry(from: Pick<ContainerInfo, "id" | "name" | "image" | "labels" | "state">): Entry {
+    const info: ContainerInfo = {
+      id: from.id,
+      name: from.name,
+      image: from.image,
+      labels: from.labels,
+      pid: 0,
+      cgroups: EMPTY,
+      networkMode: "",
+      restartCount: 0,
+      state: from.state,
+    };
+    const e: Entry = {
+      info,
+      passes: this.passes(info.name, info.labels),
+      announced: null,
+      goneAtMs: null,
+    };
+    this.#entries.set(info.id, e);
+    return e;
   }
 
-  /** Takes what `docker inspect` said, reading the cgroups once per init PID. */
+  /**
+   * Inspects one container and takes the answer. A failed inspect is tried again with backoff
+   * while the container runs as far as the catalog knows.
+   * @returns false when the engine had no answer (none yet, or no such container).
+   */
+  async #inspectInto(e: Entry): Promise<boolean> {
+    const id = e.info.id;
+    let i: Inspected | null;
+    try {
+      i = await this.#inspect(id);
+    } catch (err) {
+      this.#retryLater(e, (err as Error).message);
+      return false;
+    }
+    const retry = this.#retries.get(id);
+    if (retry) {
+      clearTimeout(retry.timer);
+      this.#retries.delete(id);
+      if (i) {
+        log.info("Inspected {name} after {tries} failed tries", {
+          name: i.name,
+          tries: retry.tries,
+        });
+      }
+    }
+    if (i === null) return false; // gone: its die/destroy events, or the next listing, follow
+    await this.#adopt(i);
+    return true;
+  }
+
+  /** Schedules another inspect of a container whose inspect failed (backoff, doubling). */
+  #retryLater(e: Entry, error: string): void {
+    if (this.#closed) return;
+    const id = e.info.id;
+    let r = this.#retries.get(id);
+    if (r === undefined) {
+      r = { delayMs: this.#retryMinMs, tries: 0, timer: undefined };
+      this.#retries.set(id, r);
+    }
+    r.tries++;
+    if (r.timer !== undefined) return; // one already pending
+    const delayMs = r.delayMs;
+    r.delayMs = Math.min(r.delayMs * 2, this.#retryMaxMs);
+    const fields = { name: e.info.name, id: id.slice(0, 12), error, delayMs };
+    const message = "Inspect of {name} ({id}) failed: {error}; trying again in {delayMs} ms";
+    if (r.tries === 1) log.warn(message, fields);
+    else log.debug(message, fields);
+    r.timer = setTimeout(() => {
+      r.timer = undefined;
+      void this.#enqueue(async () => {
+        const now = this.#entries.get(id);
+        // Still wanted: known as running, passing the filters, without an inspect's PID.
+        if (now && now.passes && runs(now.info.state) && now.info.pid === 0) {
+          await this.#inspectInto(now);
+        } else this.#retries.delete(id);
+      });
+    }, delayMs);
+  }
+
+  /** Takes what the inspect said, reading the cgroups once per init PID. */
   async #adopt(i: Inspected): Promise<void> {
     let e = this.#entries.get(i.id);
     const prev = e?.info;
@@ -321,12 +468,12 @@ export class ContainerCatalog implements CatalogView {
       networkMode: i.networkMode,
       restartCount: i.restartCount,
       state: i.state,
+      ...(i.startedAtMs ? { startedAtMs: i.startedAtMs } : {}),
     };
     if (e === undefined) {
-      e = { info, passes, inspected: true, announced: null, goneAtMs: null };
+      e = { info, passes, announced: null, goneAtMs: null };
       this.#entries.set(i.id, e);
     }
-    e.inspected = true;
     e.goneAtMs = null;
     this.#update(e, info);
   }
@@ -372,35 +519,22 @@ export class ContainerCatalog implements CatalogView {
       this.#seen.delete(this.#seen.values().next().value!);
     }
     if (!LIFECYCLE_ACTIONS.has(ev.action)) return;
-    let e = this.#entries.get(ev.id);
-    if (e === undefined) {
-      const info: ContainerInfo = {
+    const e = this.#entries.get(ev.id) ??
+      this.#newEntry({
         id: ev.id,
         name: ev.name,
         image: ev.image,
         labels: ev.labels,
-        pid: 0,
-        cgroups: EMPTY,
-        networkMode: "",
-        restartCount: 0,
         state: "created",
-      };
-      e = {
-        info,
-        passes: this.passes(info.name, info.labels),
-        inspected: false,
-        announced: null,
-        goneAtMs: null,
-      };
-      this.#entries.set(ev.id, e);
-    }
+      });
     const info = e.info;
     switch (ev.action) {
       case "start":
         e.goneAtMs = null;
-        // A filtered-out container is never shown: no inspect for it.
+        // A filtered-out container is never shown: no inspect for it. A failed inspect is
+        // tried again (#retryLater); until then it runs without a PID.
         if (!e.passes || !(await this.#inspectInto(e))) {
-          this.#update(e, { ...info, state: "running" });
+          this.#update(e, { ...info, state: "running", pid: 0, cgroups: EMPTY });
         }
         break;
       case "die":

@@ -1,5 +1,6 @@
 /**
- * Builds the catalog as the flags ask: the `docker events` feed, the filters, the row gate,
+ * Builds the catalog as the flags ask: the Engine API client and events feed, the filters, the
+ * row gate,
  * and the container and lifecycle tables with the label symbols, so main.ts only wires.
  *
  * @module
@@ -11,8 +12,9 @@ import type { ContainerRow } from "../reducer/reducer.ts";
 import { CONTAINER_TABLE } from "../schema/containers.ts";
 import { EVENT_TABLE } from "../schema/events.ts";
 import { withSymbols } from "../schema/table.ts";
+import { DEFAULT_SOCKET, EngineApi } from "../engine/api.ts";
+import { apiCatalogEngine, EngineEventsFeed } from "./api_engine.ts";
 import { ContainerCatalog } from "./catalog.ts";
-import { dockerCatalogEngine, DockerEventsFeed } from "./docker_engine.ts";
 import type { LifecycleRow } from "./events.ts";
 import { ContainerFilter } from "./filters.ts";
 import { RowGate } from "./gate.ts";
@@ -36,8 +38,10 @@ export type CatalogConfig = Pick<
 
 /** Options of {@link createCatalog}. */
 export interface CreateCatalogOptions {
-  /** Executable. Default `docker`. */
-  docker?: string;
+  /** The engine's API socket (`engineSocket(DOCKER_HOST)`). Default /var/run/docker.sock. */
+  socket?: string;
+  /** How often the catalog is reconciled with a listing, ms. Default 120 000. */
+  reconcileMs?: number;
   /** Reads `/proc/<pid>/cgroup` (the cgroup source gives it); see `CatalogOptions`. */
   cgroupsOf?: (pid: number) => Promise<Record<string, string>>;
   /** How long lifecycle rows gather before they are published, ms. Default 250. */
@@ -52,8 +56,8 @@ export interface CatalogParts {
   readonly containers: NamedTable<ContainerRow>;
   /** The lifecycle table with its label symbols, or null with `--events disabled`. */
   readonly events: NamedTable<LifecycleRow> | null;
-  /** The `docker events` feed (its child's PID is in `feed.pid`). */
-  readonly feed: DockerEventsFeed;
+  /** The engine events feed (`feed.starts`: connections made). */
+  readonly feed: EngineEventsFeed;
   /** The catalog's verdict on each closed interval's rows (filters, names, liveness). */
   readonly gate: RowGate;
   /**
@@ -62,7 +66,7 @@ export interface CatalogParts {
    */
   start(publishEvents: (rows: LifecycleRow[]) => Promise<void> | void): void;
   /**
-   * Releases held samples, stops the events child, applies what it had read, and hands the
+   * Releases held samples, stops the events stream, applies what it had read, and hands the
    * last lifecycle rows on. Call after the sources stopped, before the partial interval.
    */
   stop(): Promise<void>;
@@ -71,14 +75,14 @@ export interface CatalogParts {
 /**
  * Builds the catalog from the flags.
  * @param config the flags it reads.
- * @param options executable, cgroup reader, batching.
+ * @param options socket, cgroup reader, batching.
  * @throws {RangeError} for a glob picomatch cannot compile (the flags checked them already).
  */
 export function createCatalog(
   config: CatalogConfig,
   options: CreateCatalogOptions = {},
 ): CatalogParts {
-  const docker = options.docker ?? "docker";
+  const api = new EngineApi({ socket: options.socket ?? DEFAULT_SOCKET });
   const batchMs = options.eventBatchMs ?? 250;
   const filter = new ContainerFilter(config);
   let pending: LifecycleRow[] = [];
@@ -92,7 +96,7 @@ export function createCatalog(
     if (rows.length > 0) await publish?.(rows);
   };
   const catalog = new ContainerCatalog({
-    engine: dockerCatalogEngine(docker),
+    engine: apiCatalogEngine(api),
     filter,
     retentionMs: 2 * config.intervalMs + 10_000,
     ...(options.cgroupsOf ? { cgroupsOf: options.cgroupsOf } : {}),
@@ -105,7 +109,11 @@ export function createCatalog(
       }
       : {}),
   });
-  const feed = new DockerEventsFeed({ docker, catalog });
+  const feed = new EngineEventsFeed({
+    api,
+    catalog,
+    ...(options.reconcileMs === undefined ? {} : { reconcileMs: options.reconcileMs }),
+  });
   const gate = new RowGate(catalog);
   const labelsOf = (r: ContainerRow) => catalog.get(r.id)?.labels;
   return {
@@ -128,12 +136,16 @@ export function createCatalog(
     },
     async stop() {
       await feed.stop();
+      catalog.close();
+      api.close(); // an inspect in flight ends now, not at its timeout
       await catalog.idle();
       await flush();
       log.info(
-        "Stopped the catalog: {events} event lines, {rows} lifecycle rows, {listings} " +
-          "listings, {inspects} inspects; rows: {filtered} filtered out, {unlabelled} without labels",
-        { ...catalog.counters, ...gate.counters },
+        "Stopped the catalog: {known} containers known ({passing} passing the filters), " +
+          "{events} event lines, {rows} lifecycle rows, {listings} listings, {inspects} " +
+          "inspects ({inspectErrors} failed); rows: {filtered} filtered out, {unlabelled} " +
+          "without labels",
+        { ...catalog.counters, ...gate.counters, known: catalog.size, passing: catalog.passing },
       );
     },
   };

@@ -1,100 +1,112 @@
 /**
- * Pure parsers of the engine's listings: `docker ps --no-trunc --format '{{json .}}'` (which
- * containers run) and `docker inspect` (what the catalog holds of each).
+ * Pure parsers of the Engine API's container answers: the listing `GET /containers/json`
+ * (which containers exist, and in which state) and the inspect `GET /containers/{id}/json`
+ * (what the catalog holds of one).
  *
- * Field names: docker/cli cli/command/formatter/container.go (ps) and moby api/types
- * container.InspectResponse (inspect). Checked on engine 20.10 with CLI 28.2.
+ * Field names: moby api/types/container `Summary` (listing) and `InspectResponse` (inspect),
+ * API 1.41 to 1.51. Checked on engine 20.10 (tests/fixtures/catalog/).
  *
  * @module
  */
+import { isRecord } from "../engine/api.ts";
 import type { ContainerInfo } from "./container.ts";
 
-/** One line of `docker ps`. */
-export interface PsEntry {
-  /** Full ID (`ID` with `--no-trunc`). */
+/** One container of the listing. */
+export interface Listed {
+  /** Full ID (`Id`). */
   readonly id: string;
-  /** First name (`Names`, comma-separated when a container has links). */
+  /** First name without the `/` (`Names[0]`). */
   readonly name: string;
-  /** Image (`Image`). */
+  /** Image as created (`Image`). */
   readonly image: string;
-  /** `running`, `paused`, ... (`State`). */
+  /** Every label (`Labels`). */
+  readonly labels: Readonly<Record<string, string>>;
+  /** `running`, `paused`, `exited`, `created`, ... (`State`). */
   readonly state: string;
 }
 
-/** What `docker inspect` says of one container, without its cgroups. */
+/** What the inspect says of one container, without its cgroups. */
 export interface Inspected extends Omit<ContainerInfo, "cgroups"> {
   /** `State.Health.Status` (`starting`, `healthy`, `unhealthy`), when a check is defined. */
   readonly health?: string;
-}
-
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === "object" && v !== null && !Array.isArray(v);
 }
 
 function str(v: unknown): string {
   return typeof v === "string" ? v : "";
 }
 
+function labelsOf(v: unknown): Record<string, string> {
+  const labels: Record<string, string> = {};
+  if (isRecord(v)) {
+    for (const [k, x] of Object.entries(v)) if (typeof x === "string") labels[k] = x;
+  }
+  return labels;
+}
+
 /**
- * Parses the output of `docker ps --no-trunc --format '{{json .}}'`, one object per line.
- * `Labels` is not read: the CLI joins them with commas, which values may contain; labels come
- * from `docker inspect`.
+ * Parses the answer of `GET /containers/json?all=1`.
  *
- * @param text the whole output.
- * @returns the running (and paused) containers.
- * @throws {SyntaxError} when a non-empty line is not a JSON object with an `ID`.
+ * @param json the parsed body: an array of container summaries.
+ * @returns one entry per object with an `Id`; others are skipped.
+ * @throws {SyntaxError} when the body is not an array.
+ * @example
+ * ```ts
+ * const running = parseContainerList(await api.get("/containers/json?all=1"))
+ *   .filter((c) => c.state === "running");
+ * ```
  */
-export function parsePs(text: string): PsEntry[] {
-  const out: PsEntry[] = [];
-  for (const line of text.split("\n")) {
-    if (line.trim() === "") continue;
-    const o: unknown = JSON.parse(line);
-    if (!isRecord(o) || typeof o.ID !== "string" || o.ID === "") {
-      throw new SyntaxError(`docker ps line without ID: ${line.slice(0, 80)}`);
-    }
+export function parseContainerList(json: unknown): Listed[] {
+  if (!Array.isArray(json)) throw new SyntaxError("container listing is not a JSON array");
+  const out: Listed[] = [];
+  for (const c of json) {
+    if (!isRecord(c) || typeof c.Id !== "string" || c.Id === "") continue;
+    const names = Array.isArray(c.Names) ? c.Names : [];
     out.push({
-      id: o.ID,
-      name: str(o.Names).split(",")[0] ?? "",
-      image: str(o.Image),
-      state: str(o.State),
+      id: c.Id,
+      name: str(names[0]).replace(/^\//, ""),
+      image: str(c.Image),
+      labels: labelsOf(c.Labels),
+      state: str(c.State),
     });
   }
   return out;
 }
 
 /**
- * Parses `docker inspect` output (a JSON array) into what the catalog holds.
- *
- * @param text the whole output.
- * @returns one entry per container object; objects without an `Id` are skipped.
- * @throws {SyntaxError} when the text is not a JSON array.
+ * `State.StartedAt` as ms since the epoch; 0 for the engine's zero time (`0001-01-01T00:00:00Z`,
+ * never started) or a value that does not parse.
  */
-export function parseInspect(text: string): Inspected[] {
-  const arr: unknown = JSON.parse(text);
-  if (!Array.isArray(arr)) throw new SyntaxError("docker inspect output is not a JSON array");
-  const out: Inspected[] = [];
-  for (const c of arr) {
-    if (!isRecord(c) || typeof c.Id !== "string") continue;
-    const state = isRecord(c.State) ? c.State : {};
-    const config = isRecord(c.Config) ? c.Config : {};
-    const host = isRecord(c.HostConfig) ? c.HostConfig : {};
-    const labels: Record<string, string> = {};
-    if (isRecord(config.Labels)) {
-      for (const [k, v] of Object.entries(config.Labels)) if (typeof v === "string") labels[k] = v;
-    }
-    const health = isRecord(state.Health) ? str(state.Health.Status) : "";
-    const pid = typeof state.Pid === "number" && state.Pid > 0 ? state.Pid : 0;
-    out.push({
-      id: c.Id,
-      name: str(c.Name).replace(/^\//, ""),
-      image: str(config.Image),
-      labels,
-      pid,
-      networkMode: str(host.NetworkMode),
-      restartCount: typeof c.RestartCount === "number" ? c.RestartCount : 0,
-      state: str(state.Status),
-      ...(health ? { health } : {}),
-    });
+function startedAt(v: unknown): number {
+  const ms = Date.parse(str(v));
+  return Number.isFinite(ms) && ms > 0 ? ms : 0;
+}
+
+/**
+ * Parses the answer of `GET /containers/{id}/json`.
+ *
+ * @param json the parsed body.
+ * @returns what the catalog holds of the container.
+ * @throws {SyntaxError} when it is not an object with an `Id`.
+ */
+export function parseInspect(json: unknown): Inspected {
+  if (!isRecord(json) || typeof json.Id !== "string" || json.Id === "") {
+    throw new SyntaxError("container inspect is not a JSON object with an Id");
   }
-  return out;
+  const state = isRecord(json.State) ? json.State : {};
+  const config = isRecord(json.Config) ? json.Config : {};
+  const host = isRecord(json.HostConfig) ? json.HostConfig : {};
+  const health = isRecord(state.Health) ? str(state.Health.Status) : "";
+  const pid = typeof state.Pid === "number" && state.Pid > 0 ? state.Pid : 0;
+  return {
+    id: json.Id,
+    name: str(json.Name).replace(/^\//, ""),
+    image: str(config.Image),
+    labels: labelsOf(config.Labels),
+    pid,
+    networkMode: str(host.NetworkMode),
+    restartCount: typeof json.RestartCount === "number" ? json.RestartCount : 0,
+    state: str(state.Status),
+    startedAtMs: startedAt(state.StartedAt),
+    ...(health ? { health } : {}),
+  };
 }

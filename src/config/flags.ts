@@ -28,6 +28,7 @@ import { CONTAINER_TABLE } from "../schema/containers.ts";
 import { EVENT_TABLE } from "../schema/events.ts";
 import { TIMESTAMP_COLUMN } from "../schema/table.ts";
 import { describeRetention, parseRetention, type Retention } from "../schema/ddl.ts";
+import { type ListenAddress, parseListen, showListen } from "../exporter/listen.ts";
 
 /** The daemon's effective configuration. */
 export interface Config {
@@ -84,6 +85,10 @@ export interface Config {
   dryRun: "table" | "ilp" | null;
   /** `--retention`: TTL of the tables the daemon creates; null for none. */
   retention: Retention | null;
+  /** `--listen`: where the Prometheus endpoint listens; null for none. */
+  listen: ListenAddress | null;
+  /** `--listen-host-label`: add `host=<node>` to every container series on /metrics. */
+  listenHostLabel: boolean;
 }
 
 /** Thrown by {@link parseFlags} after commander printed its message (or help/version). */
@@ -354,6 +359,24 @@ export const FLAGS = [
     docs: CATALOG,
   },
   {
+    flags: "--listen <[host:]port>",
+    key: "listen",
+    help: "serve Prometheus `/metrics` (cAdvisor's names) and `/healthz` there (`:9338`); alone, " +
+      "no sink is written",
+    default: null,
+    shown: "off",
+    parse: parseListen,
+    docs: "docs/prometheus.md",
+  },
+  {
+    flags: "--listen-host-label",
+    key: "listenHostLabel",
+    help: "`host=<--node>` on every container series of `/metrics`",
+    default: false,
+    shown: "off",
+    docs: "docs/prometheus.md",
+  },
+  {
     flags: "--source <kind>",
     key: "source",
     help: "where samples come from: the `docker stats` stream, or each container's cgroup " +
@@ -580,7 +603,7 @@ function questdbTarget(
   output: { err: (s: string) => void },
 ): ClientConfig | null {
   const target = o.questdb ?? env.QDB_CLIENT_CONF ??
-    (o.influxdb.length + o.statsd.length === 0 ? DEFAULT_QUESTDB : undefined);
+    (o.influxdb.length + o.statsd.length === 0 && o.listen === null ? DEFAULT_QUESTDB : undefined);
   if (target === undefined) return null;
   try {
     const questdb = parseQuestdbTarget(target);
@@ -699,6 +722,7 @@ export const ENV_NAMES = [
   "STATE_DIRECTORY",
   "HOME",
   "PATH",
+  "DOCKER_HOST",
 ] as const;
 
 /** What {@link parseCommandLine} gives when the daemon may start. */
@@ -767,6 +791,7 @@ export function startupFields(config: Config): string {
     spoolDir: config.spoolDir,
     dryRun: config.dryRun ?? "off",
     retention: describeRetention(config.retention).replace(" ", ""),
+    listen: config.listen ? showListen(config.listen) : "off",
   };
   return Object.entries(fields).map(([k, v]) => `${k}=${v}`).join(" ");
 }

@@ -343,6 +343,7 @@ export class Delivery implements RowSink {
     if (retryAfter !== undefined) s.retryAfterMs = retryAfter;
     else delete s.retryAfterMs;
     this.stats.failures++;
+    this.stats.failedRequests++;
     this.stats.last = { endMs, rows, ok: false, error: err.message };
     const kind = err instanceof IlpDeliveryError && err.status !== undefined
       ? `HTTP ${err.status}`
@@ -437,7 +438,10 @@ export class Delivery implements RowSink {
     const spool = this.#spool;
     if (spool === undefined || this.#spoolClosed) return Promise.resolve(false);
     const run = this.#spoolChain.then(() => spool.sync(this.#queue, append)).then(
-      () => true,
+      () => {
+        this.stats.spooledRows = spool.rows;
+        return true;
+      },
       (e) => {
         log.error("Cannot update spool {path}: {error}", {
           path: spool.path,

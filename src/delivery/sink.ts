@@ -18,13 +18,25 @@ export interface DeliveryStats {
   rejectedRows: number;
   /** Failed attempts since the last success. */
   failures: number;
+  /** Failed attempts (retried), cumulative. */
+  failedRequests: number;
+  /** Rows in the spool file as last written (0 once removed). */
+  spooledRows: number;
   /** The last publish: interval end (ms), rows, and the error if it failed. */
   last: { endMs: number; rows: number; ok: boolean; error?: string } | null;
 }
 
 /** The totals of a sink that has done nothing yet. */
 export function newDeliveryStats(): DeliveryStats {
-  return { deliveredRows: 0, droppedRows: 0, rejectedRows: 0, failures: 0, last: null };
+  return {
+    deliveredRows: 0,
+    droppedRows: 0,
+    rejectedRows: 0,
+    failures: 0,
+    failedRequests: 0,
+    spooledRows: 0,
+    last: null,
+  };
 }
 
 /** A destination for ILP batches. `Delivery` is the one that talks to a server. */

@@ -87,6 +87,13 @@ export class Spool {
     return this.#segments.reduce((n, s) => n + s.batches.length, 0);
   }
 
+  /** Rows held in the files. */
+  get rows(): number {
+    let n = 0;
+    for (const s of this.#segments) for (const b of s.batches) n += b.rows;
+    return n;
+  }
+
   /**
    * Reads every segment, oldest first, and from then on takes them for the queue's batches
    * with sequence numbers from `firstSeq` on (push them into the queue in the order returned,

@@ -1,6 +1,7 @@
 /**
- * The docker CLI as the daemon uses it: finding it, asking whether the engine answers, and
- * keeping one long-lived child (`docker stats`, `docker events`) running.
+ * The docker CLI as the `docker stats` source uses it: finding it, asking whether the engine
+ * answers, and keeping its long-lived child running. (The catalog talks to the engine's API
+ * socket instead: src/engine/api.ts.)
  *
  * @module
  */
@@ -46,30 +47,6 @@ export async function engineAnswers(docker: string): Promise<boolean> {
   } catch {
     return false;
   }
-}
-
-/**
- * Runs `docker <args>` once and returns its stdout.
- * @throws {Error} when it cannot start, exits non-zero (with the last stderr line) or takes
- *   longer than `timeoutMs`.
- */
-export async function runDocker(
-  docker: string,
-  args: readonly string[],
-  timeoutMs = 15_000,
-): Promise<string> {
-  const out = await new Deno.Command(docker, {
-    args: [...args],
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-    signal: AbortSignal.timeout(timeoutMs),
-  }).output();
-  if (!out.success) {
-    const err = new TextDecoder().decode(out.stderr).trim().split("\n").at(-1) ?? "";
-    throw new Error(`docker ${args[0]} exited with status ${out.code}: ${err}`);
-  }
-  return new TextDecoder().decode(out.stdout);
 }
 
 /** Options of {@link SupervisedChild}. */

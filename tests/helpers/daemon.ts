@@ -53,6 +53,11 @@ export interface LaunchOptions {
   echo?: string;
   /** A command that execs the rest, e.g. `["setpriv", "--reuid=65534", ...]` for another user. */
   wrapper?: string[];
+  /**
+   * Permission flags instead of the start task's, e.g. `["--allow-all"]` so that `--host-root /`
+   * reads /proc and /sys without a bind of / (Deno refuses them under narrower permissions).
+   */
+  permissions?: string[];
 }
 
 /** Starts `deno run <start task flags> main.ts ...args`. */
@@ -68,9 +73,10 @@ export function startDaemon(
  * ...args` with `LOG_LEVEL` and `NO_COLOR=1`, stdout and stderr collected line by line.
  */
 export function launchDaemon(args: string[], options: LaunchOptions = {}): LaunchedDaemon {
+  const flags = options.permissions ?? startTaskFlags();
   const command = [
     ...options.wrapper ?? [],
-    ...["deno", "run", "-q", ...startTaskFlags(), options.main ?? MAIN, ...args],
+    ...["deno", "run", "-q", ...flags, options.main ?? MAIN, ...args],
   ];
   const child = new Deno.Command(command[0]!, {
     args: command.slice(1),

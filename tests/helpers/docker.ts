@@ -103,9 +103,13 @@ export async function mountCgroupRoot(): Promise<string> {
   return dir;
 }
 
-/** Undoes {@link mountHostRoot}. */
+/**
+ * Undoes {@link mountHostRoot}: one lazy detach of the whole tree (MNT_DETACH takes the
+ * submounts with it), where `umount -R` walks every submount, minutes of CPU when other rbinds
+ * of / on the machine have multiplied them.
+ */
 export async function unmountHostRoot(dir: string): Promise<void> {
-  await sh("umount", ["-R", dir]).catch(() => sh("umount", ["-R", "-l", dir]));
+  await sh("umount", ["-l", dir]).catch(() => sh("umount", ["-R", "-l", dir]));
   await Deno.remove(dir).catch(() => {});
 }
 

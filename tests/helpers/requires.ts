@@ -34,6 +34,8 @@ export type Need =
   | "statsd"
   /** `carbon-cache` and `whisper-fetch` on PATH (Debian's graphite-carbon, python3-whisper). */
   | "carbon"
+  /** `prometheus` and `promtool` on PATH (Debian's `prometheus`). */
+  | "prometheus"
   /** uid 0 (e.g. `mount --rbind` for --host-root). */
   | "root"
   /** `shellcheck` on PATH. */
@@ -90,6 +92,12 @@ const CHECKS: Record<Need, () => Promise<string | null>> = {
         ? null
         : "carbon-cache or whisper-fetch is not on PATH (apt-get install graphite-carbon " +
           "python3-whisper)",
+    ),
+  prometheus: () =>
+    Promise.resolve(
+      onPath("prometheus") && onPath("promtool")
+        ? null
+        : "prometheus or promtool is not on PATH (apt-get install prometheus)",
     ),
   root: () => Promise.resolve(Deno.uid() === 0 ? null : "not root (mount --rbind needs it)"),
   shellcheck: () =>

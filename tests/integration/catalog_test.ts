@@ -10,14 +10,16 @@
  *   gives an `oom` row;
  * - a renamed container's rows carry the new name after the rename;
  * - the excluded and the unlabelled container give no stats row and no event row;
- * - the `docker events` child is killed mid-run (its PID found among the daemon's children);
- *   containers created while it is down and after it is back are all in the catalog and in the
- *   lifecycle table: the events the engine reported meanwhile are replayed, and it lists again.
+ * - the engine events stream is cut mid-run (the daemon reaches the engine through a stand-in
+ *   proxy, tests/helpers/engine_proxy.ts, that can cut it); containers created while it is down
+ *   and after it is back are all in the catalog and in the lifecycle table: the events the
+ *   engine reported meanwhile are replayed (`since`), and it lists again.
  */
 import assert from "node:assert/strict";
 import { ensureBusyboxImage, removeContainers, runContainer, sh } from "../helpers/docker.ts";
 import { READY_LINE, startDaemon, testServerArgs } from "../helpers/daemon.ts";
 import { requires } from "../helpers/requires.ts";
+import { startEngineProxy } from "../helpers/engine_proxy.ts";
 import { type ExecResult, startQuestDB } from "../helpers/questdb.ts";
 
 const RUN = crypto.randomUUID().slice(0, 6);
@@ -35,16 +37,8 @@ function objects(r: ExecResult): Record<string, unknown>[] {
   return r.dataset.map((row) => Object.fromEntries(r.columns.map((c, i) => [c.name, row[i]])));
 }
 
-/** PID of the daemon's `docker events` child, from the process tree. */
-async function eventsChildPid(daemonPid: number): Promise<number> {
-  const out = await sh("ps", ["-o", "pid=,args=", "--ppid", String(daemonPid)]);
-  const line = out.split("\n").find((l) => /\/?docker events /.test(l));
-  if (!line) throw new Error(`no docker events child of ${daemonPid}:\n${out}`);
-  return Number(line.trim().split(/\s+/)[0]);
-}
-
 Deno.test({
-  name: "catalog end to end: labels, lifecycle rows, rename, filters, events child restart",
+  name: "catalog end to end: labels, lifecycle rows, rename, filters, events stream cut",
   ignore: await requires("docker", "questdb"),
   sanitizeOps: false,
   sanitizeResources: false,
@@ -52,6 +46,7 @@ Deno.test({
     await ensureBusyboxImage();
     const qdb = await startQuestDB();
     const spoolDir = await Deno.makeTempDir({ prefix: "ct-spool-" });
+    const proxy = await startEngineProxy();
     try {
       await runContainer(`${P}web`, [...TAG, ...compose("web")], "sleep 600");
       await runContainer(`${P}db`, [...TAG, ...compose("db")], "sleep 600");
@@ -67,7 +62,7 @@ Deno.test({
         `${P}skip`,
         "--include-label",
         `ct.test=${RUN}`,
-      ]);
+      ], { DOCKER_HOST: proxy.dockerHost });
       let stopped = false;
       try {
         await daemon.waitForLog(READY_LINE, 30_000);
@@ -86,17 +81,15 @@ Deno.test({
         await sh("docker", ["rename", `${P}web`, `${P}web2`]);
         const renamedAtMs = Date.now();
 
-        // Kill the events child; while it is down (1 s backoff) containers come and go.
-        const before = await eventsChildPid(daemon.child.pid);
-        Deno.kill(before, "SIGKILL");
+        // Cut the events stream; while it is down (backoff) containers come and go.
+        const before = proxy.eventStreams;
+        proxy.cutEvents();
         await runContainer(`${P}gap`, TAG, "sleep 1; exit 5");
         await runContainer(`${P}gaplive`, [...TAG, ...compose("cache")], "sleep 600");
         const deadline = Date.now() + 20_000;
-        let after = before;
-        while (after === before) {
-          if (Date.now() > deadline) throw new Error("docker events was not restarted");
+        while (proxy.eventStreams === before) {
+          if (Date.now() > deadline) throw new Error("the events stream was not reconnected");
           await new Promise((r) => setTimeout(r, 200));
-          after = await eventsChildPid(daemon.child.pid).catch(() => before);
         }
         await runContainer(`${P}late`, TAG, "exit 4");
 
@@ -199,10 +192,10 @@ Deno.test({
       });
 
       await t.step(
-        "events child killed: relisted, and no event reported meanwhile is missing",
+        "events stream cut: relisted, and no event reported meanwhile is missing",
         () => {
-          assert.equal((logs.match(/Started docker events/g) ?? []).length, 2, "one restart");
-          assert.ok((logs.match(/Listed \d+ running containers/g) ?? []).length >= 2, "relisted");
+          assert.equal((logs.match(/Following engine events/g) ?? []).length, 2, "one restart");
+          assert.ok((logs.match(/Listed \d+ containers/g) ?? []).length >= 2, "relisted");
           assert.deepEqual(of("gap", "create").length, 1);
           assert.deepEqual(of("gap", "start").length, 1);
           assert.deepEqual(of("gap", "die").map((e) => e.exit_code), [5]);
@@ -271,6 +264,7 @@ Deno.test({
       );
     } finally {
       await removeContainers(P);
+      await proxy.close();
       await qdb.dispose();
       await Deno.remove(spoolDir, { recursive: true }).catch(() => {});
     }

@@ -9,7 +9,8 @@
  */
 import assert from "node:assert/strict";
 import { ensureBusyboxImage, removeContainers, runContainer, sh } from "../helpers/docker.ts";
-import { type DaemonProcess, READY_LINE, startDaemon } from "../helpers/daemon.ts";
+import { type DaemonProcess, READY_LINE, startDaemon, testServerArgs } from "../helpers/daemon.ts";
+import { privateDockerdMissing, startPrivateDockerd } from "../helpers/private_dockerd.ts";
 import { type QuestDB, startQuestDB } from "../helpers/questdb.ts";
 import { requires } from "../helpers/requires.ts";
 import { silentServer } from "../helpers/silent.ts";
@@ -243,41 +244,100 @@ Deno.test({
 });
 
 Deno.test({
-  ...opts,
-  name: "fault 4: dockerd killed and restarted: the daemon stays up and rows resume",
-  // Killing dockerd is only safe on a machine whose engine the tests started (CI).
-  ignore: await requires("docker", "questdb", "dockerd-killable"),
+  name: "fault 4: a private dockerd killed (-9) and restarted: the daemon stays up, the catalog " +
+    "reconnects with one log line, rows and lifecycle rows resume",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  // A PRIVATE engine (tests/helpers/private_dockerd.ts): the shared one is never killed.
+  ignore: (await requires("docker", "questdb")) || ignorePrivate(),
   fn: async () => {
-    await scenario(async (s) => {
-      const d = s.daemon();
-      await d.waitForLog(READY_LINE);
-      await boundaries(1);
-      const [pid, ...args] = (await sh("ps", ["-o", "pid=,args=", "-C", "dockerd"]))
-        .split("\n")[0]!.trim().split(/\s+/);
-      Deno.kill(Number(pid), "SIGKILL"); // the one dockerd, by its pid
-      await sleep(5000);
-      // Start it again detached, as .ci/run does, so it outlives this test.
-      await sh("sh", ["-c", `nohup ${args.join(" ")} >>/tmp/ci-dockerd.log 2>&1 &`]);
-      for (let i = 0; i < 60; i++) {
-        if (await sh("docker", ["version"]).then(() => true, () => false)) break;
-        await sleep(1000);
-      }
-      await sh("docker", ["start", `${s.prefix}steady`]).catch(() => "");
-      const killedAt = Date.now();
-      await boundaries(3);
-      const exited = await Promise.race([
-        d.child.status.then((st) => `exited with status ${st.code}`),
-        sleep(100).then(() => null),
+    const prefix = `statsd-ft-${crypto.randomUUID().slice(0, 8)}-`;
+    const engine = await startPrivateDockerd();
+    const qdb = await startQuestDB();
+    const spoolDir = await Deno.makeTempDir({ prefix: "statsd-spool-" });
+    const run = (name: string, cmd: string, extra: string[] = []) =>
+      engine.docker([
+        "run",
+        "-d",
+        "--name",
+        `${prefix}${name}`,
+        ...extra,
+        "busybox:local",
+        "sh",
+        "-c",
+        cmd,
       ]);
-      assert.equal(exited, null, "the daemon outlived the engine");
-      const { code } = await d.stop();
-      assert.equal(code, 0, "the daemon stayed up and stopped cleanly");
-      const ts = await steadyRows(s, 3);
-      const after = ts.filter((t) => t > killedAt + INTERVAL_MS);
-      assert.ok(after.length >= 1, "rows resumed after the engine came back");
-      assert.equal(new Set(ts).size, ts.length, "no duplicates");
-      assert.ok(d.lines.some((l) => /docker stats exited|Restarting docker stats/.test(l)));
-    });
+    try {
+      await run("steady", "while true; do sleep 0.2; done", ["--restart", "always"]);
+      const d = startDaemon([
+        "--node",
+        prefix,
+        "--interval",
+        "5s",
+        ...testServerArgs(qdb.httpPort, spoolDir),
+        "--include",
+        `${prefix}*`,
+      ], { DOCKER_HOST: engine.dockerHost });
+      try {
+        await d.waitForLog(READY_LINE);
+        await boundaries(1);
+        await engine.kill9();
+        const killedAt = Date.now();
+        await d.waitForLog(/The Docker engine does not answer on .*: is dockerd running\?/, 20_000);
+        await sleep(3000);
+        await engine.restart();
+        await d.waitForLog(/The engine answers again on /, 30_000);
+        await run("after", "sleep 1; exit 4");
+        await boundaries(3);
+        const exited = await Promise.race([
+          d.child.status.then((st) => `exited with status ${st.code}`),
+          sleep(100).then(() => null),
+        ]);
+        assert.equal(exited, null, "the daemon outlived the engine");
+        const { code } = await d.stop();
+        assert.equal(code, 0, "the daemon stayed up and stopped cleanly");
+        // one warning per failure, its repeats at debug: the stream the kill cut, the engine
+        // down (connection refused), perhaps a slow answer while it starts again
+        const warned = d.lines.filter((l) => /\[WARNING\] container-statsd\.catalog:/.test(l))
+          .map((l) => l.replace(/^\S+ /, ""));
+        for (const w of warned) {
+          assert.match(w, /events stream from .* broke|does not answer on|did not answer GET/, w);
+        }
+        const down = warned.filter((w) => /The Docker engine does not answer on/.test(w));
+        assert.equal(down.length, 1, warned.join("\n"));
+        assert.equal(new Set(warned).size, warned.length, "no failure warned twice");
+        const steady = await qdb.waitFor(
+          `SELECT timestamp FROM containerStats WHERE host = '${prefix}' AND ` +
+            `name = '${prefix}steady' ORDER BY timestamp`,
+          (r) => r.dataset.some((x) => Date.parse(String(x[0])) > killedAt + INTERVAL_MS),
+          30_000,
+        );
+        const ts = steady.dataset.map((x) => Date.parse(String(x[0])));
+        assert.equal(new Set(ts).size, ts.length, "no duplicates");
+        const after = await qdb.waitFor(
+          `SELECT event, exit_code FROM containerEvents WHERE name = '${prefix}after' ` +
+            "ORDER BY timestamp",
+          (r) => r.dataset.length >= 3,
+          30_000,
+        );
+        assert.deepEqual(after.dataset.map((x) => x[0]), ["create", "start", "die"]);
+        assert.equal(after.dataset[2]![1], 4);
+        // the restarted engine restarts `steady` (--restart always): its start is a row too
+        const starts = await qdb.waitFor(
+          `SELECT timestamp FROM containerEvents WHERE name = '${prefix}steady' AND ` +
+            "event = 'start'",
+          (r) => r.dataset.some((x) => Date.parse(String(x[0])) > killedAt),
+          30_000,
+        );
+        assert.ok(starts.dataset.length >= 1);
+      } finally {
+        await d.stop("SIGKILL").catch(() => {});
+      }
+    } finally {
+      await engine.dispose();
+      await qdb.dispose();
+      await Deno.remove(spoolDir, { recursive: true }).catch(() => {});
+    }
   },
 });
 
@@ -355,3 +415,9 @@ Deno.test({
       }
     }),
 });
+/** The private engine's own need, printed like requires() does. */
+function ignorePrivate(): boolean {
+  const missing = privateDockerdMissing();
+  if (missing !== null) console.log(`IGNORED (needs a private dockerd): ${missing}`);
+  return missing !== null;
+}

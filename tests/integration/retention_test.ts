@@ -5,13 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { startDaemon, testServerArgs } from "../helpers/daemon.ts";
-import {
-  ensureBusyboxImage,
-  mountHostRoot,
-  removeContainers,
-  runContainer,
-  unmountHostRoot,
-} from "../helpers/docker.ts";
+import { ensureBusyboxImage, removeContainers, runContainer } from "../helpers/docker.ts";
 import { requires } from "../helpers/requires.ts";
 import { type QuestDB, startQuestDB } from "../helpers/questdb.ts";
 
@@ -54,7 +48,6 @@ Deno.test({
     const prefix = `gf-${crypto.randomUUID().slice(0, 8)}-`;
     await ensureBusyboxImage();
     const qdb = await startQuestDB();
-    const hostRoot = await mountHostRoot();
     try {
       await runContainer(`${prefix}idle`, [], "sleep 600");
 
@@ -70,8 +63,6 @@ Deno.test({
           "gf_d1",
           "--disks",
           "/",
-          "--host-root",
-          hostRoot,
         ]);
         assert.deepEqual(await ttls(qdb, ["gf_c1", "gf_e1", "gf_d1"]), {
           gf_c1: "2 WEEK",
@@ -101,8 +92,6 @@ Deno.test({
           "gf_d2",
           "--disks",
           "/",
-          "--host-root",
-          hostRoot,
         ]);
         // QuestDB stores 48 HOUR as 2 DAY.
         assert.deepEqual(await ttls(qdb, ["gf_c2", "gf_e2", "gf_d2"]), {
@@ -116,7 +105,6 @@ Deno.test({
       });
     } finally {
       await removeContainers(prefix);
-      await unmountHostRoot(hostRoot);
       await qdb.dispose();
     }
   },

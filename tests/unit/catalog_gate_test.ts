@@ -1,20 +1,17 @@
 /**
  * The row gate (src/catalog/gate.ts) behind a real catalog fed with the recorded events
- * (tests/fixtures/catalog/). The catalog's listing and inspect are answered from the recordings.
+ * (tests/fixtures/catalog/). The catalog's listing and inspects are answered from the API
+ * recordings.
  */
 import assert from "node:assert/strict";
 import { type CatalogEngine, ContainerCatalog } from "../../src/catalog/catalog.ts";
 import { ContainerFilter } from "../../src/catalog/filters.ts";
 import { RowGate } from "../../src/catalog/gate.ts";
-import { type Inspected, parseInspect, parsePs, type PsEntry } from "../../src/catalog/listing.ts";
+import type { Inspected, Listed } from "../../src/catalog/listing.ts";
 import type { ContainerRow } from "../../src/reducer/reducer.ts";
 import { withLogs } from "../helpers/logs.ts";
+import { BEFORE as INSPECT, EVENT_LINES as LINES, LISTING } from "../helpers/recorded_engine.ts";
 
-const DIR = new URL("../fixtures/catalog/", import.meta.url);
-const read = (name: string) => Deno.readTextFileSync(new URL(name, DIR));
-const LINES = read("events.jsonl").split("\n").filter((l) => l !== "");
-const PS = parsePs(read("ps.jsonl"));
-const INSPECT = parseInspect(read("inspect.json"));
 const byName = (name: string) => INSPECT.find((c) => c.name === name)!;
 const LIFE = byName("ct-rec-life").id;
 const HEALTH = byName("ct-rec-health").id;
@@ -25,12 +22,12 @@ function engine(): CatalogEngine & { inspected: string[] } {
   const inspected: string[] = [];
   return {
     inspected,
-    list(): Promise<PsEntry[]> {
-      return Promise.resolve(PS);
+    list(): Promise<Listed[]> {
+      return Promise.resolve([...LISTING]);
     },
-    inspect(ids: readonly string[]): Promise<Inspected[]> {
-      inspected.push(...ids);
-      return Promise.resolve(INSPECT.filter((c) => ids.includes(c.id)));
+    inspect(id: string): Promise<Inspected | null> {
+      inspected.push(id);
+      return Promise.resolve(INSPECT.find((c) => c.id === id) ?? null);
     },
   };
 }

@@ -127,7 +127,7 @@ Deno.test("flags: bad events, table, glob and label-filter values exit 2 with on
 async function recordedRows(): Promise<LifecycleRow[]> {
   const rows: LifecycleRow[] = [];
   const catalog = new ContainerCatalog({
-    engine: { list: () => Promise.resolve([]), inspect: () => Promise.resolve([]) },
+    engine: { list: () => Promise.resolve([]), inspect: () => Promise.resolve(null) },
     onEvent: (r) => rows.push(r),
   });
   for (const line of LINES) catalog.handleLine(line);
@@ -162,20 +162,20 @@ Deno.test("lifecycle rows: symbols, label symbols, fields, the event's own nanos
   assert.equal(sink.batches.length, 1);
   const lines = sink.batches[0]!.ilp.trimEnd().split("\n");
   assert.deepEqual(lines, [
-    "containerEvents,host=h1,container=57b81385170c,name=ct-rec-exit3,image=busybox:local," +
+    "containerEvents,host=h1,container=8bc85d603070,name=ct-rec-exit3,image=busybox:local," +
     "event=die,compose_project=shop,compose_service=web exit_code=3i,restart_count=0i " +
-    "1796190705183316604",
-    "containerEvents,host=h1,container=45dcd78f67fb,name=ct-rec-health,image=busybox:local," +
-    "event=health_status,health=healthy restart_count=0i 1796190706021876234",
-    "containerEvents,host=h1,container=faf71c634551,name=ct-rec-life2,image=busybox:local," +
+    "1796594901441278969",
+    "containerEvents,host=h1,container=caf165fd9015,name=ct-rec-health,image=busybox:local," +
+    "event=health_status,health=healthy restart_count=0i 1796594901789155083",
+    "containerEvents,host=h1,container=2ea3f938ccbc,name=ct-rec-life2,image=busybox:local," +
     "event=kill,compose_project=shop,compose_service=db signal=15i,restart_count=0i " +
-    "1796190706691463276",
-    "containerEvents,host=h1,container=aa7719317c4c,name=ct-rec-oom,image=busybox:local," +
-    "event=oom restart_count=0i 1796190704517025993",
+    "1796594902488176791",
+    "containerEvents,host=h1,container=cb2559b0b9e8,name=ct-rec-oom,image=busybox:local," +
+    "event=oom restart_count=0i 1796594900601443557",
   ]);
   assert.equal(sink.batches[0]!.rows, 4);
   assert.equal(publisher.rowErrors, 1, "the bad row cost itself alone");
-  assert.equal(sink.batches[0]!.endMs, 1796190704517);
+  assert.equal(sink.batches[0]!.endMs, 1796594900601);
 });
 
 Deno.test("container rows get the label symbols of their container from the catalog", () => {
@@ -251,7 +251,7 @@ Deno.test("createCatalog: both tables carry the label symbols; --events disabled
     "compose_service",
     "team",
   ]);
-  assert.equal(on.feed.pid, null, "nothing runs before start()");
+  assert.equal(on.feed.starts, 0, "nothing runs before start()");
   const off = createCatalog(parse(["--events", "disabled", "--label", "none"]).config!);
   assert.equal(off.events, null);
   assert.deepEqual(symbols(off.containers.decl), ["host", "container", "name"]);

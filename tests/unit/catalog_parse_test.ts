@@ -1,14 +1,13 @@
 /**
- * The catalog's parsers (src/catalog/events.ts, src/catalog/listing.ts) on real recordings of
- * dockerd 20.10 with CLI 28.2 (tests/fixtures/catalog/README.md).
+ * The catalog's parsers (src/catalog/events.ts, src/catalog/listing.ts, the version
+ * negotiation of src/engine/api.ts) on the Engine API's answers recorded from dockerd 20.10 with
+ * curl (tests/fixtures/catalog/README.md).
  */
 import assert from "node:assert/strict";
 import { formatSince, parseEventLine } from "../../src/catalog/events.ts";
-import { parseInspect, parsePs } from "../../src/catalog/listing.ts";
-
-const DIR = new URL("../fixtures/catalog/", import.meta.url);
-const read = (name: string) => Deno.readTextFileSync(new URL(name, DIR));
-const EVENT_LINES = read("events.jsonl").split("\n").filter((l) => l !== "");
+import { parseContainerList, parseInspect } from "../../src/catalog/listing.ts";
+import { compareVersions, engineSocket } from "../../src/engine/api.ts";
+import { EVENT_LINES, readFixture as read } from "../helpers/recorded_engine.ts";
 
 Deno.test("events: every recorded line parses, with its action and exact timeNano", () => {
   const events = EVENT_LINES.map((l) => parseEventLine(l)!);
@@ -90,21 +89,29 @@ Deno.test("formatSince: seconds.nanoseconds, as docker events --since takes them
   assert.equal(formatSince(0n), "0.000000000");
 });
 
-Deno.test("docker ps: full IDs, first name, state; labels are left to inspect", () => {
-  const ps = parsePs(read("ps.jsonl"));
-  assert.deepEqual(ps.map((p) => [p.name, p.state, p.image]), [
+Deno.test("listing: full IDs, first name, state and labels of every container", () => {
+  const list = parseContainerList(JSON.parse(read("containers.json")));
+  assert.deepEqual(list.map((p) => [p.name, p.state, p.image]), [
     ["ct-rec-life", "running", "busybox:local"],
-    ["ct-rec-policy", "running", "busybox:local"],
+    ["ct-rec-policy", "restarting", "busybox:local"],
     ["ct-rec-health", "running", "busybox:local"],
+    ["ct-rec-oom", "exited", "busybox:local"],
+    ["ct-rec-exit3", "exited", "busybox:local"],
   ]);
-  for (const p of ps) assert.equal(p.id.length, 64);
-  assert.deepEqual(parsePs("\n"), []);
-  assert.throws(() => parsePs('{"Names":"x"}\n'), SyntaxError);
+  for (const p of list) assert.equal(p.id.length, 64);
+  assert.deepEqual(list[0]!.labels, {
+    "com.docker.compose.project": "shop",
+    "com.docker.compose.service": "db",
+    "ct.rec": "1",
+  });
+  assert.deepEqual(parseContainerList([]), []);
+  assert.deepEqual(parseContainerList([{ Names: ["/x"] }]), [], "no Id: skipped");
+  assert.throws(() => parseContainerList({ message: "page not found" }), SyntaxError);
 });
 
-Deno.test("docker inspect: PID, network mode, restart count, state, health, labels", () => {
-  const now = parseInspect(read("inspect.json"));
-  const later = parseInspect(read("inspect-later.json"));
+Deno.test("inspect: PID, network mode, restart count, state, health, labels, start time", () => {
+  const now = (JSON.parse(read("inspect.json")) as unknown[]).map(parseInspect);
+  const later = (JSON.parse(read("inspect-later.json")) as unknown[]).map(parseInspect);
   const row = (list: typeof now, name: string) => {
     const c = list.find((x) => x.name === name)!;
     return [c.state, c.pid > 0, c.networkMode, c.restartCount, c.health ?? null];
@@ -120,11 +127,40 @@ Deno.test("docker inspect: PID, network mode, restart count, state, health, labe
   const life2 = later.find((x) => x.name === "ct-rec-life2")!;
   assert.equal(life.id, life2.id, "a rename keeps the ID");
   assert.notEqual(life.pid, life2.pid, "a restart gives a new init PID");
+  assert.equal(life.startedAtMs, Date.parse("2026-12-06T22:08:21.204Z"), "State.StartedAt");
+  assert.ok(life2.startedAtMs! > life.startedAtMs!, "a restart moves it");
   assert.deepEqual(life.labels, {
     "com.docker.compose.project": "shop",
     "com.docker.compose.service": "db",
     "ct.rec": "1",
   });
   assert.equal(life.image, "busybox:local");
-  assert.throws(() => parseInspect("{}"), SyntaxError);
+  const never = parseInspect({ Id: "c", State: { StartedAt: "0001-01-01T00:00:00Z" } });
+  assert.equal(never.startedAtMs, 0, "the engine's zero time: never started");
+  // what the engine answers for a vanished container (HTTP 404) is no inspect
+  assert.throws(() => parseInspect(JSON.parse(read("inspect-404.json"))), SyntaxError);
+  assert.throws(() => parseInspect([]), SyntaxError);
+});
+
+Deno.test("API version: the lower of ours and the engine's; DOCKER_HOST unix paths only", () => {
+  const version = JSON.parse(read("version.json")) as { ApiVersion: string };
+  assert.equal(version.ApiVersion, "1.41");
+  assert.ok(compareVersions("1.41", "1.51") < 0);
+  assert.ok(compareVersions("1.9", "1.41") < 0, "numeric, not textual");
+  assert.ok(compareVersions("2.0", "1.51") > 0);
+  assert.equal(compareVersions("1.41", "1.41"), 0);
+  assert.equal(engineSocket(undefined), "/var/run/docker.sock");
+  assert.equal(engineSocket(""), "/var/run/docker.sock");
+  assert.equal(engineSocket("unix:///run/user/1000/docker.sock"), "/run/user/1000/docker.sock");
+  for (const bad of ["tcp://127.0.0.1:2375", "ssh://me@host", "unix://", "/var/run/docker.sock"]) {
+    assert.throws(() => engineSocket(bad), (e: Error) => {
+      assert.ok(e instanceof RangeError);
+      assert.match(
+        e.message,
+        new RegExp(`^DOCKER_HOST=${bad.replace(/[./]/g, "\\$&")} is not supported`),
+      );
+      assert.ok(!e.message.includes("\n"), "one line");
+      return true;
+    });
+  }
 });

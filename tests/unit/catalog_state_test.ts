@@ -1,44 +1,20 @@
 /**
- * The catalog (src/catalog/catalog.ts) replaying the recorded `docker events` stream
- * (tests/fixtures/catalog/). Its engine calls are answered from the recordings of the same
- * run: `docker ps` from ps.jsonl, `docker inspect` from inspect.json (taken before ct-rec-life
- * was renamed and restarted) or inspect-later.json (after), so no engine is needed.
+ * The catalog (src/catalog/catalog.ts) replaying the recorded Engine API event stream
+ * (tests/fixtures/catalog/). Its engine calls are answered from the API recordings of the same
+ * run (tests/helpers/recorded_engine.ts), so no engine is needed; time is fake
+ * (@sinonjs/fake-timers) where an inspect is retried.
  */
 import assert from "node:assert/strict";
-import { type CatalogEngine, ContainerCatalog } from "../../src/catalog/catalog.ts";
+import FakeTimers from "@sinonjs/fake-timers";
+import { ContainerCatalog } from "../../src/catalog/catalog.ts";
 import type { CatalogChange } from "../../src/catalog/container.ts";
 import type { LifecycleRow } from "../../src/catalog/events.ts";
 import { ContainerFilter, type FilterOptions } from "../../src/catalog/filters.ts";
-import { type Inspected, parseInspect, parsePs, type PsEntry } from "../../src/catalog/listing.ts";
+import { EVENT_LINES as LINES, idOf, LISTING, RecordedEngine } from "../helpers/recorded_engine.ts";
 
-const DIR = new URL("../fixtures/catalog/", import.meta.url);
-const read = (name: string) => Deno.readTextFileSync(new URL(name, DIR));
-const LINES = read("events.jsonl").split("\n").filter((l) => l !== "");
-const PS = parsePs(read("ps.jsonl"));
-const BEFORE = parseInspect(read("inspect.json"));
-const AFTER = parseInspect(read("inspect-later.json"));
-const idOf = (name: string) => [...BEFORE, ...AFTER].find((c) => c.name === name)!.id;
 const LIFE = idOf("ct-rec-life");
 const OOM = idOf("ct-rec-oom");
-
-/** Answers from the recordings; `after` switches to the inspect taken after the restart. */
-class RecordedEngine implements CatalogEngine {
-  after = false;
-  ps: PsEntry[] = PS;
-  calls: string[] = [];
-  list(): Promise<PsEntry[]> {
-    this.calls.push("ps");
-    return Promise.resolve(this.ps);
-  }
-  inspect(ids: readonly string[]): Promise<Inspected[]> {
-    this.calls.push(`inspect ${ids.length}`);
-    const [first, second] = this.after ? [AFTER, BEFORE] : [BEFORE, AFTER];
-    return Promise.resolve(
-      ids.map((id) => first.find((c) => c.id === id) ?? second.find((c) => c.id === id))
-        .filter((c) => c !== undefined),
-    );
-  }
-}
+const HEALTH = idOf("ct-rec-health");
 
 interface Run {
   catalog: ContainerCatalog;
@@ -93,13 +69,14 @@ async function replay(run: Run, lines = LINES): Promise<void> {
   await run.catalog.idle();
 }
 
-Deno.test("listing: one ps and one inspect for all; each running container starts once", async () => {
+Deno.test("listing: one call, one inspect per running container; each starts once", async () => {
   const run = setup();
   await run.catalog.relist();
-  assert.deepEqual(run.engine.calls, ["ps", "inspect 3"]);
+  // ct-rec-policy was between its restarts ("restarting"), oom and exit3 had exited
+  assert.deepEqual(run.engine.calls, ["list", "inspect ct-rec-life", "inspect ct-rec-health"]);
   assert.deepEqual(
     run.changes.map((c) => [c.kind, c.container.name]),
-    [["start", "ct-rec-life"], ["start", "ct-rec-policy"], ["start", "ct-rec-health"]],
+    [["start", "ct-rec-life"], ["start", "ct-rec-health"]],
   );
   const life = run.catalog.get(LIFE)!;
   assert.equal(life.networkMode, "none");
@@ -108,8 +85,9 @@ Deno.test("listing: one ps and one inspect for all; each running container start
   assert.deepEqual([...run.catalog.running()].map((c) => c.name).sort(), [
     "ct-rec-health",
     "ct-rec-life",
-    "ct-rec-policy",
   ]);
+  // State.StartedAt, for the Prometheus exporter
+  assert.equal(life.startedAtMs, Date.parse("2026-12-06T22:08:21.204469531Z"));
   await run.catalog.listed; // resolved by the first listing
 });
 
@@ -179,7 +157,7 @@ Deno.test("retention: a destroyed container stays known, then is forgotten", asy
   assert.equal(info.state, "removed");
   assert.equal(info.labels["com.docker.compose.service"], "db");
   run.clock.now += 29_000;
-  run.engine.ps = [];
+  run.engine.listing = [];
   await run.catalog.relist();
   assert.ok(run.catalog.get(LIFE), "kept for the retention");
   run.clock.now += 60_000;
@@ -205,20 +183,20 @@ Deno.test("a replayed stream (docker events --since after a restart) adds no row
 Deno.test("listing again after missed events: containers gone meanwhile get a stop", async () => {
   const run = setup();
   await run.catalog.relist();
-  run.engine.ps = PS.filter((p) => p.id !== LIFE);
+  run.engine.listing = LISTING.map((l) => l.id === LIFE ? { ...l, state: "exited" } : l);
   await run.catalog.relist();
   const stops = run.changes.filter((c) => c.kind === "stop");
   assert.deepEqual(stops.map((c) => c.container.id), [LIFE]);
   assert.ok(stops[0]!.container.pid > 0);
   assert.equal(run.catalog.get(LIFE)!.state, "exited");
-  assert.equal([...run.catalog.running()].length, 2);
+  assert.deepEqual([...run.catalog.running()].map((c) => c.id), [HEALTH]);
   // and a container the catalog missed entirely is found by the listing
   const fresh = setup();
-  fresh.engine.ps = [];
+  fresh.engine.listing = [];
   await fresh.catalog.relist();
-  fresh.engine.ps = PS;
+  fresh.engine.listing = LISTING;
   await fresh.catalog.relist();
-  assert.equal([...fresh.catalog.running()].length, 3);
+  assert.equal([...fresh.catalog.running()].length, 2);
 });
 
 Deno.test("filters: filtered-out containers get no rows and no changes", async () => {
@@ -233,8 +211,9 @@ Deno.test("filters: filtered-out containers get no rows and no changes", async (
   assert.equal(run.catalog.known(OOM), "filtered");
   assert.equal(run.catalog.get(OOM), undefined);
   assert.equal(run.catalog.known(LIFE), "filtered");
-  const inspects = run.engine.calls.filter((c) => c === "inspect 1").length;
-  assert.equal(inspects, 8 - 3, "no inspect at the starts of the oom and life containers");
+  const inspects = run.engine.calls.filter((c) => c.startsWith("inspect"));
+  assert.equal(inspects.length, 1 + 8 - 3, "the listing's health, then each start but three");
+  assert.ok(!inspects.some((c) => /ct-rec-(oom|life)/.test(c)), "no inspect of the excluded");
 
   const only = setup({ includeLabels: [{ key: "com.docker.compose.project" }] });
   await replay(only);
@@ -267,12 +246,17 @@ Deno.test("lookup: after the first listing, one inspect for an unknown ID", asyn
   const oom = run.catalog.lookup(OOM); // before any listing: waits for it
   await run.catalog.relist();
   await oom;
-  assert.deepEqual(run.engine.calls, ["ps", "inspect 3", "inspect 1"]);
+  assert.deepEqual(run.engine.calls, [
+    "list",
+    "inspect ct-rec-life",
+    "inspect ct-rec-health",
+    "inspect ct-rec-oom",
+  ]);
   assert.equal(run.catalog.known(OOM), "pass");
   assert.equal(run.catalog.get(OOM)!.state, "exited");
   await run.catalog.lookup(OOM);
   await run.catalog.lookup("f".repeat(64));
-  assert.equal(run.engine.calls.length, 4, "known: no call; unknown: one");
+  assert.equal(run.engine.calls.length, 5, "known: no call; unknown: one");
   assert.equal(run.catalog.known("f".repeat(64)), "unknown");
 });
 
@@ -285,7 +269,7 @@ Deno.test("bad lines are counted and skipped; a failed listing keeps what was kn
   assert.equal(run.catalog.counters.badLines, 1);
   run.engine.list = () => Promise.reject(new Error("Cannot connect to the Docker daemon"));
   await run.catalog.relist();
-  assert.equal([...run.catalog.running()].length, 3);
+  assert.equal([...run.catalog.running()].length, 2);
 });
 
 Deno.test("renamed into the filters while running: inspected then, and started", async () => {
@@ -299,5 +283,103 @@ Deno.test("renamed into the filters while running: inspected then, and started",
   const life = run.changes.filter((c) => c.container.id === LIFE);
   assert.deepEqual(life.map((c) => [c.kind, c.container.name]), [["start", "ct-rec-life2"]]);
   assert.deepEqual(run.cgroupPids, [life[0]!.container.pid]);
-  assert.deepEqual(run.engine.calls, ["ps", "inspect 3", "inspect 1"]);
+  assert.deepEqual(run.engine.calls, ["list", "inspect ct-rec-life2"]);
+});
+
+Deno.test("a failed inspect at start is tried again with backoff until the container shows", async () => {
+  const clock = FakeTimers.withGlobal(globalThis).install({
+    toFake: ["setTimeout", "clearTimeout"],
+  });
+  try {
+    const run = setup();
+    await run.catalog.relist();
+    const policy = idOf("ct-rec-policy");
+    run.engine.failing.add(policy);
+    const start = LINES.find((l) => l.includes('"Action":"start"') && l.includes(policy))!;
+    run.catalog.handleLine(start);
+    await run.catalog.idle();
+    const shown = () => [...run.catalog.running()].some((c) => c.id === policy);
+    assert.equal(shown(), false, "stored without a PID: not shown yet");
+    assert.equal(run.catalog.get(policy)!.state, "running");
+    assert.equal(run.catalog.pendingInspects, 1);
+    const triedAt: number[] = [];
+    const inspect = run.engine.inspect.bind(run.engine);
+    run.engine.inspect = (id) => (triedAt.push(clock.now), inspect(id));
+    await clock.tickAsync(500 + 1000 + 2000);
+    await run.catalog.idle();
+    assert.deepEqual(triedAt, [500, 1500, 3500], "500 ms doubling");
+    assert.equal(shown(), false);
+    run.engine.failing.clear(); // the engine answers again
+    await clock.tickAsync(4000);
+    await run.catalog.idle();
+    assert.deepEqual(triedAt, [500, 1500, 3500, 7500]);
+    assert.ok(shown(), "running() hands it to the sources");
+    const starts = run.changes.filter((c) => c.kind === "start" && c.container.id === policy);
+    assert.equal(starts.length, 1);
+    assert.ok(starts[0]!.container.pid > 0, "with its PID");
+    assert.deepEqual(starts[0]!.container.cgroups, {
+      "": `/docker/pid-${starts[0]!.container.pid}`,
+    });
+    assert.equal(run.catalog.pendingInspects, 0);
+    assert.equal(run.catalog.counters.inspectErrors, 4);
+    await clock.tickAsync(60_000);
+    assert.equal(triedAt.length, 4, "no try after success");
+  } finally {
+    clock.uninstall();
+  }
+});
+
+Deno.test("a retried inspect stops when the container dies; close() cancels the rest", async () => {
+  const clock = FakeTimers.withGlobal(globalThis).install({
+    toFake: ["setTimeout", "clearTimeout"],
+  });
+  try {
+    const run = setup();
+    run.engine.failing.add(LIFE).add(HEALTH);
+    await run.catalog.relist();
+    assert.equal(run.catalog.pendingInspects, 2, "both listed, neither inspected");
+    assert.deepEqual([...run.catalog.running()], []);
+    const die = LINES.find((l) => l.includes('"Action":"die"') && l.includes(LIFE))!;
+    run.catalog.handleLine(die);
+    await run.catalog.idle();
+    const before = run.engine.calls.length;
+    await clock.tickAsync(500);
+    await run.catalog.idle();
+    assert.deepEqual(run.engine.calls.slice(before), ["inspect ct-rec-health"], "not the dead one");
+    assert.equal(run.catalog.pendingInspects, 1);
+    run.catalog.close();
+    assert.equal(run.catalog.pendingInspects, 0);
+    assert.equal(clock.countTimers(), 0, "no timer left");
+  } finally {
+    clock.uninstall();
+  }
+});
+
+Deno.test("a listing without events: missed containers added, gone ones removed, size back down", async () => {
+  const run = setup();
+  await run.catalog.relist();
+  assert.equal(run.catalog.size, 2);
+  // every recorded container ran and was removed while no event was read
+  run.engine.listing = [];
+  await run.catalog.relist(false);
+  assert.deepEqual(run.changes.filter((c) => c.kind === "stop").map((c) => c.container.name), [
+    "ct-rec-life",
+    "ct-rec-health",
+  ]);
+  assert.equal(run.catalog.get(LIFE)!.state, "removed");
+  run.clock.now += 31_000;
+  await run.catalog.relist(false);
+  assert.equal(run.catalog.size, 0, "forgotten after the retention");
+  // a light listing inspects only what it needs: the known running ones are not asked again
+  run.engine.listing = LISTING;
+  await run.catalog.relist(false);
+  const calls = run.engine.calls.length;
+  await run.catalog.relist(false);
+  assert.deepEqual(run.engine.calls.slice(calls), ["list"]);
+  await run.catalog.relist(true);
+  assert.deepEqual(run.engine.calls.slice(calls + 1), [
+    "list",
+    "inspect ct-rec-life",
+    "inspect ct-rec-health",
+  ]);
 });

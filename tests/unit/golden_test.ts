@@ -6,8 +6,9 @@
  *
  * - The stand-in `docker` is a shell script generated into a temporary directory: `stats`
  *   replays the recording's bytes (decoded from tests/fixtures/<recording>.jsonl) once and
- *   ends; a later `stats` (the daemon restarts a child that ended) and `events` hang until
- *   killed; `version` answers; `ps` lists nothing. The recording itself stays the real one.
+ *   ends; a later `stats` (the daemon restarts a child that ended) hangs until killed;
+ *   `version` answers. The recording itself stays the real one. The catalog's engine socket
+ *   (DOCKER_HOST) does not exist, so every row goes out under its stats name.
  * - QuestDB is replaced by a local HTTP stand-in that answers `/write` with 204 and keeps the
  *   bodies, and `/exec` (table creation) with success: the golden must not depend on a
  *   QuestDB server (its bytes are checked against a real one in tests/integration/).
@@ -105,7 +106,11 @@ async function runDaemon(recording: string, mode: "avg" | "max"): Promise<string
       "disabled",
       "--spool-dir",
       `${dir}/spool`,
-    ], { PATH: `${dir}:${Deno.env.get("PATH") ?? ""}` });
+    ], {
+      PATH: `${dir}:${Deno.env.get("PATH") ?? ""}`,
+      // No engine for the catalog: the rows go out under their stats names, as with none here.
+      DOCKER_HOST: `unix://${dir}/no-engine.sock`,
+    });
     try {
       // The replay ended: every byte of the recording was parsed (the end flushes the parser).
       await Promise.race([
