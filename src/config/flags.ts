@@ -117,7 +117,7 @@ export function validateTableName(name: string): string {
   return name;
 }
 
-/** Default QuestDB target when none of --questdb, QDB_CLIENT_CONF and --influxdb is given. */
+/** QuestDB target when none of --questdb, QDB_CLIENT_CONF, --influxdb, --statsd, --listen is given. */
 export const DEFAULT_QUESTDB = "http::addr=localhost:9000;";
 
 const INTERVAL_ALLOWED = "whole minutes 1 to 15, or a duration from 1s to 15m such as 10s, 90s, 2m";
@@ -155,7 +155,7 @@ export function parseSamplePeriod(value: string): number {
   return ms;
 }
 
-/** `--buffer-rows`: a whole number in range, checked before anything is held. */
+/** A whole number from `min` to `max` (`--buffer-rows`); else a RangeError. */
 function wholeNumber(min: number, max: number): (v: string) => number {
   return (v) => {
     const n = Number(v);
