@@ -117,7 +117,7 @@ export function validateTableName(name: string): string {
   return name;
 }
 
-/** QuestDB target when none of --questdb, QDB_CLIENT_CONF, --influxdb, --statsd, --listen is given. */
+/** QuestDB target unless --questdb, QDB_CLIENT_CONF, --influxdb, --statsd or --listen is given. */
 export const DEFAULT_QUESTDB = "http::addr=localhost:9000;";
 
 const INTERVAL_ALLOWED = "whole minutes 1 to 15, or a duration from 1s to 15m such as 10s, 90s, 2m";
