@@ -14,18 +14,10 @@ import type { ClosedInterval } from "./reducer/interval.ts";
 import type { ContainerRow } from "./reducer/reducer.ts";
 import type { LifecycleRow } from "./catalog/events.ts";
 import { eventTimestamp } from "./schema/events.ts";
-import { encodeRows, msToNs, type TableDecl } from "./schema/table.ts";
+import { encodeRows, msToNs, type NamedTable } from "./schema/table.ts";
 import type { RowSink } from "./delivery/sink.ts";
 
 const log = getLogger(["container-statsd", "publish"]);
-
-/** A table as written: its declaration and the name the flags gave it. */
-export interface NamedTable<R> {
-  /** Table (measurement) name. */
-  readonly name: string;
-  /** Its declaration. */
-  readonly decl: TableDecl<R>;
-}
 
 /** Options of {@link Publisher}. */
 export interface PublisherOptions {

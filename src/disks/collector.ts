@@ -10,7 +10,8 @@
 
 import { getLogger } from "@logtape/logtape";
 import { statfs } from "node:fs/promises";
-import { describeError, HostRoot, normalizeHostPath } from "../host/host_root.ts";
+import { describeError } from "../errors.ts";
+import { HostRoot, normalizeHostPath } from "../host/host_root.ts";
 import { type DiskKind } from "./block_kind.ts";
 import { type DiskStatsEntry, parseDiskStats } from "./diskstats.ts";
 import { parseMountInfo } from "./mountinfo.ts";

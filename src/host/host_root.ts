@@ -36,11 +36,6 @@ export function errorCode(err: unknown): string | undefined {
   return undefined;
 }
 
-/** An error as one line: its message, or `String(err)`, newlines replaced. Never throws. */
-export function describeError(err: unknown): string {
-  return (err instanceof Error ? err.message : String(err)).replaceAll("\n", " ");
-}
-
 /**
  * Host files read through one root. Paths given to the methods are host paths (starting with
  * `/`); the methods throw node `fs` errors (`code` `ENOENT`, `EACCES`, ...) or Deno's

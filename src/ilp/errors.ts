@@ -63,19 +63,3 @@ export class IlpDeliveryError extends Error {
     if (details.retryAfterMs !== undefined) this.retryAfterMs = details.retryAfterMs;
   }
 }
-
-/**
- * One-line description of an unknown thrown value for error messages: its message followed by
- * those of its `cause` chain (Deno's fetch says only "fetch failed" and puts the reason, e.g.
- * `invalid peer certificate: UnknownIssuer`, in `cause`).
- */
-export function describeError(e: unknown): string {
-  const parts: string[] = [];
-  let cur: unknown = e;
-  for (let depth = 0; depth < 5 && cur !== undefined && cur !== null; depth++) {
-    const text = cur instanceof Error ? cur.message || cur.name : String(cur);
-    if (text !== "" && !parts.includes(text)) parts.push(text);
-    cur = cur instanceof Error ? cur.cause : undefined;
-  }
-  return parts.join(": ");
-}

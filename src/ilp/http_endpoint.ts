@@ -5,7 +5,8 @@
  *
  * @module
  */
-import { describeError, IlpDeliveryError } from "./errors.ts";
+import { describeError } from "../errors.ts";
+import { IlpDeliveryError } from "./errors.ts";
 import { certificateHint } from "./tls.ts";
 
 /** Most of an error body kept for messages, characters. */

@@ -11,7 +11,8 @@
  */
 import type { ClientConfig } from "./config.ts";
 import { formatAddr, requestDeadlineMs } from "./config.ts";
-import { describeError, IlpDeliveryError } from "./errors.ts";
+import { describeError } from "../errors.ts";
+import { IlpDeliveryError } from "./errors.ts";
 import { certificateHint, QUESTDB_TLS_HINT, readCaCerts } from "./tls.ts";
 import type { IlpTransport } from "./transport.ts";
 

@@ -47,6 +47,14 @@ export interface TableDecl<R> {
   readonly upsertKeys: readonly string[];
 }
 
+/** A table as written: its declaration and the name the flags gave it. */
+export interface NamedTable<R> {
+  /** Table (measurement) name. */
+  readonly name: string;
+  /** Its declaration. */
+  readonly decl: TableDecl<R>;
+}
+
 /** The `host` symbol (`--node`), the first column of every table. */
 export function hostSymbol<R>(): ColumnDecl<R> {
   return { name: "host", type: "SYMBOL", unit: "text", value: (_, c) => c.host };

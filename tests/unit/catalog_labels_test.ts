@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { type Config, FlagExit, parseFlags } from "../../src/config/flags.ts";
 import { ContainerCatalog } from "../../src/catalog/catalog.ts";
 import type { LifecycleRow } from "../../src/catalog/events.ts";
-import { createCatalog } from "../../src/catalog/create.ts";
+import { createCatalog } from "../../main.ts";
 import { labelSymbols } from "../../src/catalog/labels.ts";
 import { IlpEncoder } from "../../src/ilp/encoder.ts";
 import { Publisher } from "../../src/publish.ts";

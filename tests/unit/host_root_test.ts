@@ -9,7 +9,8 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { describeError, errorCode, HostRoot, normalizeHostPath } from "../../src/host/host_root.ts";
+import { describeError } from "../../src/errors.ts";
+import { errorCode, HostRoot, normalizeHostPath } from "../../src/host/host_root.ts";
 
 const FIXTURE = fileURLToPath(new URL("../fixtures/hostroot", import.meta.url));
 

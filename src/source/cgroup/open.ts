@@ -7,7 +7,8 @@
  */
 import { getLogger } from "@logtape/logtape";
 import type { CatalogView } from "../../catalog/container.ts";
-import { describeError, HostRoot } from "../../host/host_root.ts";
+import { describeError } from "../../errors.ts";
+import { HostRoot } from "../../host/host_root.ts";
 import { type CgroupLayout, detectLayout } from "./layout.ts";
 import { parseMemTotal } from "./memory.ts";
 import { CgroupSource } from "./source.ts";

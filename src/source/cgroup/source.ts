@@ -7,7 +7,8 @@
  */
 import { getLogger } from "@logtape/logtape";
 import type { CatalogChange, CatalogView, ContainerInfo } from "../../catalog/container.ts";
-import { describeError, type HostRoot } from "../../host/host_root.ts";
+import { describeError } from "../../errors.ts";
+import type { HostRoot } from "../../host/host_root.ts";
 import type { Sample } from "../../sample.ts";
 import type { SampleListener, Source } from "../source.ts";
 import { RoundHealth } from "./health.ts";
