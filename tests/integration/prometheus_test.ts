@@ -19,6 +19,7 @@
 import assert from "node:assert/strict";
 import { startDaemon } from "../helpers/daemon.ts";
 import {
+  engineStats,
   ensureBusyboxImage,
   mountCgroupRoot,
   removeContainers,
@@ -66,26 +67,6 @@ function valueOf(text: string, metric: string, name: string): number | undefined
     l.startsWith(`${metric}{`) && l.includes(`name="${name}"`)
   );
   return line === undefined ? undefined : Number(line.slice(line.lastIndexOf(" ") + 1));
-}
-
-/** The Engine API's memory in use and written bytes, reduced as docker/cli does. */
-async function engineStats(id: string): Promise<{ memoryUse: number; blockWrite: number }> {
-  const json = JSON.parse(
-    await sh("curl", [
-      "-s",
-      "--unix-socket",
-      "/var/run/docker.sock",
-      `http://localhost/containers/${id}/stats?stream=false`,
-    ]),
-  ) as {
-    memory_stats: { usage: number; stats: Record<string, number> };
-    blkio_stats: { io_service_bytes_recursive: { op: string; value: number }[] | null };
-  };
-  const m = json.memory_stats;
-  const inactive = m.stats.total_inactive_file ?? m.stats.inactive_file ?? 0;
-  const writes = (json.blkio_stats.io_service_bytes_recursive ?? [])
-    .filter((e) => e.op.toLowerCase() === "write").reduce((s, e) => s + e.value, 0);
-  return { memoryUse: inactive < m.usage ? m.usage - inactive : m.usage, blockWrite: writes };
 }
 
 /**
