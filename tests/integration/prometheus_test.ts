@@ -28,6 +28,7 @@ import {
   unmountHostRoot,
 } from "../helpers/docker.ts";
 import { type Prometheus, startPrometheus, type VectorElement } from "../helpers/prometheus.ts";
+import { until } from "../helpers/ilp.ts";
 import { freePort } from "../helpers/questdb.ts";
 import { requires } from "../helpers/requires.ts";
 
@@ -71,16 +72,18 @@ function valueOf(text: string, metric: string, name: string): number | undefined
 
 /**
  * CPU time a container used, ns, from its cgroup (v1 cgroupfs `cpuacct.usage` here; v2
- * `cpu.stat` usage_usec): the kernel's own figure to hold the exported counter against.
+ * `cpu.stat` usage_usec) under `root` (the test process may not open /sys itself): the kernel's
+ * own figure to hold the exported counter against.
  */
-async function kernelCpuNs(id: string): Promise<number> {
+async function kernelCpuNs(root: string, id: string): Promise<number> {
   for (const dir of ["cpuacct", "cpu,cpuacct"]) {
-    const text = await Deno.readTextFile(`/sys/fs/cgroup/${dir}/docker/${id}/cpuacct.usage`)
+    const text = await Deno.readTextFile(`${root}/sys/fs/cgroup/${dir}/docker/${id}/cpuacct.usage`)
       .catch(() => null);
     if (text !== null) return Number(text);
   }
   for (const dir of [`docker/${id}`, `system.slice/docker-${id}.scope`]) {
-    const text = await Deno.readTextFile(`/sys/fs/cgroup/${dir}/cpu.stat`).catch(() => null);
+    const text = await Deno.readTextFile(`${root}/sys/fs/cgroup/${dir}/cpu.stat`)
+      .catch(() => null);
     const m = text && /^usage_usec (\d+)$/m.exec(text);
     if (m) return Number(m[1]) * 1000;
   }
@@ -88,10 +91,10 @@ async function kernelCpuNs(id: string): Promise<number> {
 }
 
 /** `cpu.stat` of a container's cgroup (v1 `cpu` hierarchy here; v2 unified), as numbers. */
-async function kernelCpuStat(id: string): Promise<Record<string, number>> {
+async function kernelCpuStat(root: string, id: string): Promise<Record<string, number>> {
   for (const dir of ["cpu/docker", "cpu,cpuacct/docker", "docker", "system.slice"]) {
     const leaf = dir === "system.slice" ? `docker-${id}.scope` : id;
-    const text = await Deno.readTextFile(`/sys/fs/cgroup/${dir}/${leaf}/cpu.stat`)
+    const text = await Deno.readTextFile(`${root}/sys/fs/cgroup/${dir}/${leaf}/cpu.stat`)
       .catch(() => null);
     if (text === null) continue;
     return Object.fromEntries(
@@ -213,6 +216,16 @@ Deno.test({
           `error: option '--listen <[host:]port>' argument '127.0.0.1:${portC}' cannot be ` +
           "bound: the address is in use. Allowed: a free port on an address of this host.",
         ]);
+        // Both daemons read the test's containers first (a new container reaches the docker
+        // source's stream a few seconds after it starts).
+        for (const port of [portC, portD]) {
+          await until(
+            async () => /^container_last_seen\{/m.test(await scrape(port)),
+            `a container on :${port}`,
+            60_000,
+            250,
+          );
+        }
         const all = await Promise.all(
           Array.from({ length: 100 }, (_, i) => scrape(i % 2 ? portC : portD)),
         );
@@ -291,12 +304,12 @@ Deno.test({
       // 30 s of the burner, by the kernel's counter and by Prometheus, over the same window.
       await sleep(Math.max(0, scrapedFrom + 5000 - Date.now()));
       const windowFrom = Date.now();
-      const kernelFrom = await kernelCpuNs(ids.burner);
+      const kernelFrom = await kernelCpuNs(hostRoot, ids.burner);
       await sleep(30_000);
-      const kernelTo = await kernelCpuNs(ids.burner);
+      const kernelTo = await kernelCpuNs(hostRoot, ids.burner);
       const windowTo = Date.now();
       const kernelRate = (kernelTo - kernelFrom) / 1e6 / (windowTo - windowFrom);
-      const cpuStat = await kernelCpuStat(ids.burner);
+      const cpuStat = await kernelCpuStat(hostRoot, ids.burner);
       const kernelShare = cpuStat.nr_throttled! / cpuStat.nr_periods!;
 
       await t.step(
@@ -365,7 +378,7 @@ Deno.test({
           const text = await scrape(portC);
           const usage = Number(
             await Deno.readTextFile(
-              `/sys/fs/cgroup/memory/docker/${ids.mem}/memory.usage_in_bytes`,
+              `${hostRoot}/sys/fs/cgroup/memory/docker/${ids.mem}/memory.usage_in_bytes`,
             ),
           );
           within(
