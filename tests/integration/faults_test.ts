@@ -156,7 +156,7 @@ Deno.test({
       await d1.waitForLog(READY_LINE);
       await boundaries(1);
       await s.qdb.stop();
-      await boundaries(2, 500);
+      await boundaries(2, 3000); // past the grace, and the partial interval has reads
       const stoppedAt = Date.now();
       const { code } = await d1.stop("SIGTERM");
       assert.equal(code, 0);
@@ -361,7 +361,7 @@ Deno.test({
           `http::addr=127.0.0.1:${silent.port};request_timeout=60000;`,
         ]);
         await d1.waitForLog(READY_LINE);
-        await boundaries(2, 500);
+        await boundaries(2, 3000); // past the grace, and the partial interval has reads
         assert.ok(silent.received().length > 0, "a request is out to the silent sink");
         const stoppedAt = Date.now();
         const { code, ms } = await d1.stop("SIGTERM");
