@@ -18,6 +18,19 @@ const log = getLogger(["container-statsd", "catalog"]);
 /** What the gate asks of the catalog. */
 export type GateCatalog = Pick<ContainerCatalog, "known" | "get" | "lookup" | "passes">;
 
+/**
+ * Whether a container's figures go out: known and passing the filters, or not known (yet) and
+ * passing the name filters by its stats name. The rule of {@link RowGate} and of `/metrics`.
+ */
+export function admits(
+  catalog: Pick<ContainerCatalog, "known" | "passes">,
+  id: string,
+  name: string,
+): boolean {
+  const verdict = catalog.known(id);
+  return verdict === "pass" || (verdict === "unknown" && catalog.passes(name));
+}
+
 /** Counts of the gate, for logs and tests. */
 export interface GateCounters {
   /** Rows dropped because their container is filtered out. */
@@ -48,24 +61,17 @@ export class RowGate {
    */
   readonly resolve = (closed: ClosedInterval): ClosedInterval => {
     const rows = closed.rows.filter((row) => {
-      switch (this.#catalog.known(row.id)) {
-        case "pass": {
-          const name = this.#catalog.get(row.id)?.name;
-          if (name) row.name = name;
-          return true;
-        }
-        case "filtered":
-          this.counters.filtered++;
-          return false;
-        case "unknown":
-          if (!this.#catalog.passes(row.name)) {
-            this.counters.filtered++;
-            return false;
-          }
-          this.counters.unlabelled++;
-          this.#unknown(row.id, row.name);
-          return true;
+      if (!admits(this.#catalog, row.id, row.name)) {
+        this.counters.filtered++;
+        return false;
       }
+      const info = this.#catalog.get(row.id);
+      if (info !== undefined) row.name = info.name || row.name;
+      else {
+        this.counters.unlabelled++;
+        this.#unknown(row.id, row.name);
+      }
+      return true;
     });
     return { endMs: closed.endMs, rows };
   };

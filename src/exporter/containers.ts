@@ -7,6 +7,7 @@
  */
 import type { ContainerCatalog } from "../catalog/catalog.ts";
 import type { ContainerInfo } from "../catalog/container.ts";
+import { admits } from "../catalog/gate.ts";
 import type { LabelColumn } from "../catalog/labels.ts";
 import type { CgroupFigures, Sample } from "../sample.ts";
 import type { SampleListener } from "../source/source.ts";
@@ -364,16 +365,13 @@ export class LatestReads {
 
   /**
    * Writes every container family, each series from the latest read, to `out`: the containers
-   * that pass the filters by the catalog's verdict now, and those it does not know yet by the
-   * name filters alone, as the row gate judges rows (src/catalog/gate.ts).
+   * admitted by the catalog's verdict now (src/catalog/gate.ts `admits`).
    */
   render(out: Exposition): void {
     const catalog = this.#catalog;
-    const reads = [...this.#reads.values()].filter((r) => {
-      if (catalog === null) return true;
-      const verdict = catalog.known(r.sample.id);
-      return verdict === "pass" || (verdict === "unknown" && catalog.passes(r.sample.name));
-    });
+    const reads = [...this.#reads.values()].filter((r) =>
+      catalog === null || admits(catalog, r.sample.id, r.sample.name)
+    );
     for (const f of CONTAINER_FAMILIES) {
       let headed = false;
       for (const r of reads) {
