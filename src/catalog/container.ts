@@ -4,7 +4,7 @@
  * @module
  */
 
-/** One container, as the catalog holds it (from `docker ps`, `docker inspect`, events). */
+/** One container, as the catalog holds it (from the Engine API listing, inspect and events). */
 export interface ContainerInfo {
   /** Full 64-character ID. */
   readonly id: string;

@@ -177,7 +177,7 @@ Deno.test({
       proms.push(await startPrometheus({ docker: `127.0.0.1:${portD}` }));
       const [promC, promD] = proms as [Prometheus, Prometheus];
       // Every container starts after the daemons: the catalog learns them from its events (a
-      // busy engine can fail the first `docker ps` listing, which it would retry later).
+      // busy engine can fail the first listing, which it would retry later).
       ids.burner = await runContainer(
         `${prefix}burner`,
         ["--cpus", "0.5", "-l", "com.docker.compose.project=w21", "-l", "secret.token=hidden"],

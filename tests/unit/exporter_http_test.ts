@@ -51,7 +51,7 @@ function clocks() {
 }
 
 /**
- * The real catalog (the recorded `docker ps` and `inspect` of three containers), row gate and
+ * The real catalog (the recorded API listing and inspects), row gate and
  * reducer on the test's clocks, with `sinks`.
  */
 async function parts(
